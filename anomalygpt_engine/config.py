@@ -1,0 +1,59 @@
+"""Engine configuration: frozen dataclasses, named presets, dict round trip."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything that changes what the engine computes; nothing here is a user threshold."""
+
+    backbone: str = "efficientnet-lite0"
+    backbone_path: str | None = None  # local folder for "hf-vision"
+    layers: tuple[int, ...] = (4, 14)
+    image_size: int = 224
+    rotations: tuple[int, ...] = (0, 90, 180, 270)
+    max_bank_patches: int = 16384  # per layer; larger banks are subsampled by a greedy coreset
+    smoothing_sigma: float = 4.0  # in pixels of the model-input grid
+    review_margin: float = 0.08  # half-width of the REVIEW band around 0.5 on the calibrated scale
+    calibration_samples: int = 8  # simulated anomalies per reference for calibration
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    half_precision: bool = True  # only ever applied on CUDA
+    num_threads: int | None = None  # torch CPU threads; None leaves torch's default
+    max_image_pixels: int = 120_000_000
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineConfig:
+        """Build from a (possibly partial) dict, e.g. parsed JSON; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown EngineConfig keys: {sorted(unknown)}")
+        values = dict(data)
+        for key in ("layers", "rotations"):
+            if key in values:
+                values[key] = tuple(int(v) for v in values[key])
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> EngineConfig:
+        return replace(self, **changes)
+
+
+PRESETS: dict[str, EngineConfig] = {
+    "default": EngineConfig(),
+    "fast": EngineConfig(layers=(4, 10), rotations=(0,), image_size=224),
+    "accurate": EngineConfig(backbone="efficientnet-lite2", image_size=320),
+}
+
+
+def preset(name: str) -> EngineConfig:
+    """Named configuration; raises KeyError listing the valid names."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}") from None

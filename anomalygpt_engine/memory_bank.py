@@ -1,0 +1,94 @@
+"""Few-shot memory bank: patch features of normal references (and their rotations), kNN scoring.
+
+Per layer, a query patch's anomaly is 1 - max cosine similarity to every bank patch of that layer;
+layer maps are upsampled to the model-input grid and averaged, as AnomalyGPT's in-context scoring.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from anomalygpt_engine.backbones import Encoder
+from anomalygpt_engine.errors import ReferenceSetError
+
+
+@dataclass
+class PatchBank:
+    """L2-normalised patch features per layer (N_l x C_l) and one embedding per reference."""
+
+    layers: list[torch.Tensor]
+    embeddings: torch.Tensor  # K x D, unrotated references only
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> PatchBank:
+        return PatchBank([t.to(device, dtype) for t in self.layers], self.embeddings.to(device, dtype))
+
+    @property
+    def sizes(self) -> list[int]:
+        return [int(t.shape[0]) for t in self.layers]
+
+
+def rotate_images(images: Sequence[np.ndarray], rotations: Sequence[int]) -> list[np.ndarray]:
+    """Each image at each rotation (multiples of 90 degrees), image-major order."""
+    out: list[np.ndarray] = []
+    for image in images:
+        for angle in rotations:
+            if angle % 90:
+                raise ReferenceSetError(f"rotation {angle} is not a multiple of 90 degrees")
+            out.append(np.ascontiguousarray(np.rot90(image, k=(angle // 90) % 4)))
+    return out
+
+
+def encode_images(encoder: Encoder, images: Sequence[np.ndarray], size: int, batch_size: int = 8):
+    """Yield encoded batches so callers can report progress and cancel between them."""
+    for start in range(0, len(images), batch_size):
+        chunk = list(images[start : start + batch_size])
+        yield len(chunk), encoder.encode(encoder.preprocess(chunk, size))
+
+
+def flatten_patches(feature_map: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W -> (B*H*W) x C, L2-normalised along C."""
+    flat = feature_map.permute(0, 2, 3, 1).reshape(-1, feature_map.shape[1])
+    return F.normalize(flat.float(), dim=1)
+
+
+def greedy_coreset(features: torch.Tensor, target: int, seed: int = 0) -> torch.Tensor:
+    """Indices of a k-center greedy subset (PatchCore) computed on a random projection for speed."""
+    n = features.shape[0]
+    if n <= target:
+        return torch.arange(n)
+    generator = torch.Generator().manual_seed(seed)
+    dims = min(128, features.shape[1])
+    projection = torch.randn(features.shape[1], dims, generator=generator) / dims**0.5
+    reduced = features.float().cpu() @ projection
+    selected = [int(torch.randint(n, (1,), generator=generator))]
+    distances = torch.cdist(reduced, reduced[selected[-1]].unsqueeze(0)).squeeze(1)
+    for _ in range(target - 1):
+        index = int(torch.argmax(distances))
+        selected.append(index)
+        distances = torch.minimum(distances, torch.cdist(reduced, reduced[index].unsqueeze(0)).squeeze(1))
+    return torch.tensor(selected)
+
+
+def nearest_similarity(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Max cosine similarity of each query row to the bank (both normalised), chunked over the bank."""
+    best = torch.full((queries.shape[0],), -1.0, device=queries.device, dtype=torch.float32)
+    for start in range(0, bank.shape[0], chunk):
+        sims = queries @ bank[start : start + chunk].T
+        best = torch.maximum(best, sims.max(dim=1).values.float())
+    return best
+
+
+def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank, grid: int) -> torch.Tensor:
+    """Per-image anomaly maps (B x grid x grid): mean over layers of upsampled 1 - max cos."""
+    total = None
+    for feature_map, bank_layer in zip(layers, bank.layers):
+        b, _, h, w = feature_map.shape
+        queries = flatten_patches(feature_map).to(bank_layer.dtype)
+        distance = (1.0 - nearest_similarity(queries, bank_layer)).view(b, 1, h, w)
+        upsampled = F.interpolate(distance, size=(grid, grid), mode="bilinear", align_corners=False)
+        total = upsampled if total is None else total + upsampled
+    return (total / len(layers)).squeeze(1)

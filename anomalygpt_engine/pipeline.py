@@ -1,0 +1,221 @@
+"""The Engine facade: load the encoder once, build reference sets, inspect images."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from anomalygpt_engine.backbones import Encoder, create_encoder
+from anomalygpt_engine.calibration import Calibration, fit_boundary
+from anomalygpt_engine.config import EngineConfig
+from anomalygpt_engine.device import resolve_device, resolve_dtype
+from anomalygpt_engine.errors import ReferenceSetError
+from anomalygpt_engine.imageio import ensure_rgb_uint8
+from anomalygpt_engine.memory_bank import (
+    PatchBank,
+    encode_images,
+    flatten_patches,
+    greedy_coreset,
+    patch_distance_maps,
+    rotate_images,
+)
+from anomalygpt_engine.reference_set import ReferenceSet
+from anomalygpt_engine.regions import find_regions
+from anomalygpt_engine.synthesis import simulate
+from anomalygpt_engine.types import InspectionResult, Verdict
+
+MAX_MAP_SIDE = 2048  # result maps of huge images are downscaled to this longer side
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Yielded by long operations: `done` of `total` steps, with a short human message."""
+
+    done: int
+    total: int
+    message: str
+
+
+class Engine:
+    """One per process: the encoder loads lazily on first use and is reused for every call."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.device = resolve_device(self.config)
+        self.dtype = resolve_dtype(self.config, self.device)
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
+
+    # -- models ---------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        with self._lock:
+            if self._encoder is None:
+                encoder = create_encoder(self.config).to(self.device, self.dtype)
+                # One batched pass warms the allocator; the first single image is ~2x slower without it.
+                encoder.encode(encoder.preprocess([np.zeros((64, 64, 3), np.uint8)] * 2, self.config.image_size))
+                self._encoder = encoder
+            return self._encoder
+
+    def fingerprint(self) -> dict:
+        """What must match between a reference set and the engine inspecting with it."""
+        c = self.config
+        return {"backbone": c.backbone, "backbone_path": c.backbone_path, "layers": list(c.layers),
+                "image_size": c.image_size}
+
+    # -- references -----------------------------------------------------------------------
+    def build_references(self, images: Sequence[np.ndarray], product: str, description: str = "") -> ReferenceSet:
+        """Build and calibrate a product's reference set (drains build_references_iter)."""
+        generator = self.build_references_iter(images, product, description)
+        while True:
+            try:
+                next(generator)
+            except StopIteration as stop:
+                return stop.value
+
+    def build_references_iter(
+        self, images: Sequence[np.ndarray], product: str, description: str = ""
+    ) -> Generator[Progress, None, ReferenceSet]:
+        """Encode references (with rotations), calibrate, and return the set; yields progress."""
+        if not images:
+            raise ReferenceSetError(f"product {product!r}: at least one normal reference image is needed")
+        images = [ensure_rgb_uint8(img) for img in images]
+        rotations = self.config.rotations or (0,)
+        rotated = rotate_images(images, rotations)
+        n_sim = self._simulation_count(len(images))
+        total = len(rotated) + n_sim
+        per_layer: list[list[torch.Tensor]] = [[] for _ in self.config.layers]
+        embeddings: list[torch.Tensor] = []
+        done = 0
+        for count, encoded in encode_images(self.encoder, rotated, self.config.image_size):
+            for store, feature_map in zip(per_layer, encoded.layers):
+                store.extend(flatten_patches(fm.unsqueeze(0)) for fm in feature_map)
+            embeddings.append(encoded.embedding.float())
+            done += count
+            yield Progress(done, total, f"Encoding references {done}/{len(rotated)}")
+        embedding_all = torch.cat(embeddings)[:: len(rotations)]
+        bank = self._assemble_bank(per_layer, range(len(rotated)), embedding_all)
+        normal = self._held_out_scores(per_layer, len(images), len(rotations))
+        anomaly: list[float] = []
+        rng = np.random.default_rng(self.config.seed)
+        for index in range(n_sim):
+            simulated = simulate(images[index % len(images)], rng)
+            anomaly.append(float(self._raw_maps([simulated.image], bank).max()))
+            yield Progress(done + index + 1, total, f"Calibrating {index + 1}/{n_sim}")
+        calibration = fit_boundary(np.array(normal), np.array(anomaly))
+        return ReferenceSet(product, images, bank, calibration, self.fingerprint(), description)
+
+    def _simulation_count(self, n_refs: int) -> int:
+        return max(self.config.calibration_samples, min(3 * self.config.calibration_samples, 2 * n_refs))
+
+    def _assemble_bank(self, per_layer: list[list[torch.Tensor]], keep: Iterable[int], embeddings) -> PatchBank:
+        keep = list(keep)
+        layers = []
+        for store in per_layer:
+            stacked = torch.cat([store[i] for i in keep])
+            if stacked.shape[0] > self.config.max_bank_patches:
+                stacked = stacked[greedy_coreset(stacked, self.config.max_bank_patches, self.config.seed)]
+            layers.append(stacked.to(self.device, self.dtype))
+        return PatchBank(layers=layers, embeddings=embeddings.to(self.device, self.dtype))
+
+    def _held_out_scores(self, per_layer: list[list[torch.Tensor]], n_refs: int, n_rot: int) -> list[float]:
+        """Scores of references against banks that exclude them: the normal side of calibration.
+
+        With several references: leave one reference (all its rotations) out. With one: query the
+        unrotated view against its other rotations, the closest stand-in for another good part.
+        """
+        scores = []
+        queries = range(n_refs) if n_refs > 1 or n_rot > 1 else []
+        for ref in queries:
+            if n_refs > 1:
+                keep = [i for i in range(n_refs * n_rot) if i // n_rot != ref]
+            else:
+                keep = list(range(1, n_rot))
+            bank = self._assemble_bank(per_layer, keep, torch.zeros(1, 1))
+            layers = [self._as_map(store[ref * n_rot]) for store in per_layer]
+            scores.append(float(self._smooth(patch_distance_maps(layers, bank, self.config.image_size)).max()))
+        if not scores:  # a single reference and no rotations: fall back to jittered copies
+            raise ReferenceSetError("a single reference needs rotations enabled for calibration")
+        return scores
+
+    def _as_map(self, flat: torch.Tensor) -> torch.Tensor:
+        side = int(round(flat.shape[0] ** 0.5))
+        return flat.T.reshape(1, flat.shape[1], side, side).to(self.device, self.dtype)
+
+    # -- inspection -----------------------------------------------------------------------
+    def _smooth(self, maps: torch.Tensor) -> np.ndarray:
+        sigma = self.config.smoothing_sigma
+        out = maps.float().cpu().numpy()
+        if sigma > 0:
+            out = np.stack([cv2.GaussianBlur(m, (0, 0), sigma) for m in out])
+        return out
+
+    def _raw_maps(self, images: Sequence[np.ndarray], bank: PatchBank) -> np.ndarray:
+        """Smoothed raw distance maps, B x S x S at the model input size."""
+        encoded = self.encoder.encode(self.encoder.preprocess(list(images), self.config.image_size))
+        return self._smooth(patch_distance_maps(encoded.layers, bank, self.config.image_size))
+
+    def _check_compatible(self, refs: ReferenceSet) -> None:
+        if refs.fingerprint != self.fingerprint():
+            raise ReferenceSetError(
+                f"reference set {refs.product!r} was built with {refs.fingerprint}, "
+                f"but the engine runs {self.fingerprint()}: rebuild the references"
+            )
+
+    def inspect(self, image: np.ndarray, refs: ReferenceSet) -> InspectionResult:
+        """Decide OK / REVIEW / NG for one image and localise anomalies, on the calibrated scale."""
+        self._check_compatible(refs)
+        start = time.perf_counter()
+        image = ensure_rgb_uint8(image)
+        bank = refs.bank if refs.bank.layers[0].device == self.device else refs.bank.to(self.device, self.dtype)
+        refs.bank = bank
+        encoded = self.encoder.encode(self.encoder.preprocess([image], self.config.image_size))
+        raw = self._smooth(patch_distance_maps(encoded.layers, bank, self.config.image_size))[0]
+        return self._result(image, raw, refs, encoded.embedding[0], start)
+
+    def _result(self, image, raw: np.ndarray, refs: ReferenceSet, embedding, start: float) -> InspectionResult:
+        calibrated = refs.calibration.apply(raw)
+        score = float(calibrated.max())
+        height, width = image.shape[:2]
+        factor = min(1.0, MAX_MAP_SIDE / max(height, width))
+        map_w, map_h = max(1, round(width * factor)), max(1, round(height * factor))
+        full_map = cv2.resize(calibrated, (map_w, map_h), interpolation=cv2.INTER_LINEAR)
+        regions = find_regions(full_map, scale=1.0 / factor) if score >= 0.5 else ()
+        nearest = F.cosine_similarity(refs.bank.embeddings.float(), embedding.float().unsqueeze(0), dim=1)
+        return InspectionResult(
+            verdict=self.verdict_for(score),
+            score=score,
+            anomaly_map=full_map.astype(np.float32),
+            regions=regions,
+            image_size=(width, height),
+            product=refs.product,
+            latency_ms=(time.perf_counter() - start) * 1000.0,
+            raw_score=float(raw.max()),
+            nearest_reference=int(nearest.argmax()),
+            global_embedding=embedding.float().cpu().numpy(),
+        )
+
+    def verdict_for(self, score: float) -> Verdict:
+        """Three zones around the calibrated boundary 0.5; the band width is a design constant."""
+        margin = self.config.review_margin
+        if score >= 0.5 + margin:
+            return Verdict.NG
+        if score >= 0.5 - margin:
+            return Verdict.REVIEW
+        return Verdict.OK
+
+    def inspect_many(self, images: Iterable[np.ndarray], refs: ReferenceSet) -> Generator[InspectionResult, None, None]:
+        """Inspect a stream of images; stop iterating to cancel."""
+        for image in images:
+            yield self.inspect(image, refs)
+
+    def calibration_of(self, refs: ReferenceSet) -> Calibration:
+        return refs.calibration

@@ -1,0 +1,1 @@
+"""AnomalyGPT Inspector desktop application (PySide6)."""
