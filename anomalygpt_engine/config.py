@@ -23,6 +23,12 @@ class EngineConfig:
     num_threads: int | None = None  # torch CPU threads; None leaves torch's default
     max_image_pixels: int = 120_000_000
     seed: int = 0
+    # Dialogue (issue 4): "smollm2" = the packaged GGUF model, "none" = template answers only,
+    # "hf" = a transformers causal LM in the local folder `llm_path` (a path alone in `llm` works too).
+    llm: str = "smollm2"
+    llm_path: str | None = None
+    prompt_weights: str | None = None  # prompt learner safetensors; None = the shipped weights
+    max_new_tokens: int = 40  # per answer, for the LLM's elaboration after the grounded sentence
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

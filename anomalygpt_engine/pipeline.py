@@ -219,3 +219,10 @@ class Engine:
 
     def calibration_of(self, refs: ReferenceSet) -> Calibration:
         return refs.calibration
+
+    # -- dialogue -------------------------------------------------------------------------------
+    def chat(self, result: InspectionResult, refs: ReferenceSet | None = None):
+        """A DialogueSession about `result`; the LLM loads on the first call (templates if it cannot)."""
+        from anomalygpt_engine.dialogue import open_session
+
+        return open_session(self.config, self.device, result, refs)
