@@ -240,6 +240,14 @@ class HistoryStore(CatalogMixin):
                 out[iid].append((role, text, when))
         return out
 
+    def overrides_for(self, inspection_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {i: [] for i in inspection_ids}
+        stmt = select(Override.__table__).where(Override.inspection_id.in_(inspection_ids)).order_by(Override.id)
+        with self._read() as session:
+            for row in session.execute(stmt):
+                out[row.inspection_id].append(dict(row._mapping))
+        return out
+
     def columns_for(self, inspection_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Full rows for a batch of ids (JSON-lines export, PDF thumbnails)."""
         with self._read() as session:

@@ -1,0 +1,47 @@
+"""Exports of filtered history. Each exporter is a generator yielding (done, total) as it goes, so the
+GUI shows progress and cancels by closing the generator; output appears only when it completes."""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from desktop_app.history.queries import InspectionRow
+
+Progress = tuple[int, int]
+
+TABLE_HEADER = [
+    "id", "uid", "time_utc", "station", "operator", "product", "source", "lot", "serial",
+    "verdict", "effective_verdict", "overridden", "score", "region_count", "latency_ms", "has_image",
+]
+
+
+def row_values(row: InspectionRow) -> list[object]:
+    return [
+        row.id, row.uid, row.time.isoformat(), row.station, row.operator, row.product, row.source,
+        row.lot or "", row.serial or "", row.verdict, row.effective_verdict, row.overridden,
+        round(row.score, 6), row.region_count, round(row.latency_ms, 3), row.has_image,
+    ]
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename into place only on success (not on cancel)."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.part-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+from desktop_app.history.export.csv_export import export_csv  # noqa: E402
+from desktop_app.history.export.jsonl_export import export_jsonl  # noqa: E402
+from desktop_app.history.export.pdf_report import export_pdf  # noqa: E402
+from desktop_app.history.export.xlsx_export import export_xlsx  # noqa: E402
+
+EXPORTERS = {"csv": export_csv, "xlsx": export_xlsx, "jsonl": export_jsonl, "pdf": export_pdf}
+
+__all__ = ["EXPORTERS", "Progress", "export_csv", "export_jsonl", "export_pdf", "export_xlsx"]
