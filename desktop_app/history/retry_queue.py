@@ -91,9 +91,10 @@ class RetryQueue:
 
     def take_all(self) -> list[tuple[PendingRecord | PendingChat, Path | None]]:
         """Claim every queued item, records first (chat messages may point at their uids)."""
+        foreign = self._foreign_spool_files()
         items = list(self._memory.values())
         self._memory.clear()
-        for path in self._foreign_spool_files():
+        for path in foreign:
             claimed = path.with_name(path.name + f".claimed-{os.getpid()}")
             try:
                 os.rename(path, claimed)
