@@ -1,4 +1,5 @@
 """`anomalygpt-inspector` entry point (also the PyInstaller target)."""
+
 from __future__ import annotations
 
 import sys

@@ -1,20 +1,209 @@
-"""Composition root. A placeholder window until the desktop-station issue lands."""
+"""Composition root: settings, reference repository, history, worker, sources, window, controller."""
+
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import fields
+
+from PySide6.QtCore import QObject
+
+log = logging.getLogger(__name__)
+
+
+def engine_config(settings):
+    """EngineConfig from the user's settings, keeping only fields this engine version knows."""
+    from anomalygpt_engine import EngineConfig
+
+    known = {f.name for f in fields(EngineConfig)}
+    return EngineConfig().with_changes(**{k: v for k, v in settings.engine_overrides().items() if k in known})
+
+
+class HistoryRecorder:
+    """Writes each inspection to the history store, in the worker thread; optional by design.
+
+    The store is opened lazily by the worker (the first call), so start-up never waits on the database
+    and a missing or broken history package costs a status-bar message, not the station.
+    """
+
+    def __init__(self, station_name: str) -> None:
+        self.station_name = station_name
+        self.store = None
+        self.failed: str | None = None
+
+    def __call__(self, record) -> None:
+        if self.failed:
+            return
+        if self.store is None:
+            try:
+                from desktop_app.history import HistoryStore
+
+                self.store = HistoryStore(None)
+            except Exception as exc:  # keep inspecting without history
+                self.failed = str(exc)
+                raise
+        from anomalygpt_engine import __version__
+
+        self.store.record_inspection(
+            record.result,
+            record.image,
+            station=self.station_name,
+            operator=os.environ.get("USER", "operator"),
+            source=str(record.path or record.source),
+            engine_version=__version__,
+            model_version="embedded",
+        )
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+class Station(QObject):
+    """Everything one running station owns; `shutdown()` stops every thread and saves the layout.
+
+    A QObject on purpose: worker signals connected to its methods are then queued into the GUI
+    thread (a plain Python receiver would run them in the worker thread).
+    """
+
+    def __init__(self, settings=None, engine=None, record_history: bool = True) -> None:
+        super().__init__()
+        from desktop_app.capture import CameraSource, HotFolderWatcher
+        from desktop_app.controller import InspectionController
+        from desktop_app.main_window import MainWindow
+        from desktop_app.references import FolderReferenceRepository
+        from desktop_app.settings import load_settings
+        from desktop_app.worker import EngineClient
+
+        self.settings = settings or load_settings()
+        self.repo = FolderReferenceRepository()
+        self.history = (
+            HistoryRecorder(os.environ.get("COMPUTERNAME") or os.uname().nodename) if record_history else None
+        )
+        self.client = EngineClient(engine_config(self.settings), engine, recorder=self.history)
+        self.camera = CameraSource()
+        self.hot_folder = HotFolderWatcher()
+        self.window = MainWindow(self.repo)
+        self.controller = InspectionController(
+            self.window, self.client, self.repo, self.settings, self.camera, self.hot_folder
+        )
+        self.window.controls.opacity.setValue(self.settings.heatmap_opacity)
+        self._progress = None
+        self._stopped = False
+
+    def start(self, show: bool = True) -> None:
+        """Show the window, load the models in the worker behind a progress dialog, open the product."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QProgressDialog
+
+        from desktop_app.references import ensure_demo_product
+
+        demo = ensure_demo_product(self.repo)
+        self.window.resize(1600, 1000)
+        self.window.restore_layout(self.settings.window_geometry, self.settings.window_state)
+        if show:
+            self.window.show()
+        self._progress = QProgressDialog("Loading the inspection models…", "", 0, 0, self.window)
+        self._progress.setWindowTitle("Starting AnomalyGPT Inspector")
+        self._progress.setCancelButton(None)
+        self._progress.setWindowModality(Qt.WindowModality.WindowModal)
+        self._progress.setMinimumDuration(300)
+        worker = self.client.worker
+        worker.loadProgress.connect(self._progress.setLabelText)
+        worker.ready.connect(self._on_ready)
+        worker.loadFailed.connect(self._on_load_failed)
+        self.window.show_message(
+            "Starting: loading models…" + (f"  (first run: added {demo})" if demo else "")
+        )
+        self.client.start()
+
+    def _on_ready(self, device: str) -> None:
+        self._close_progress()
+        self.window.device_label.setText(f"Engine on {device}")
+        names = [p.name for p in self.repo.products()]
+        wanted = self.settings.current_product if self.settings.current_product in names else None
+        self.window.controls.set_products(names, wanted)
+        self.window.references.refresh(select=wanted)
+        if wanted or names:
+            self.controller.activate_product(wanted or names[0])
+        else:
+            self.window.banner.show_ready("Create a product in the Reference sets tab")
+
+    def _on_load_failed(self, message: str) -> None:
+        self._close_progress()
+        self.window.banner.show_ready("Engine not loaded")
+        self.window.show_message(message)
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+
+    def shutdown(self, save: bool = True) -> None:
+        """Idempotent: stop timers, the camera, the hot folder and the worker; save settings."""
+        if self._stopped:
+            return
+        self._stopped = True
+        from desktop_app.settings import save_settings
+
+        self._close_progress()
+        self.controller.continuous.stop()
+        self.hot_folder.stop()
+        self.camera.stop()
+        self.client.stop()
+        if self.history is not None:
+            self.history.close()
+        if save:
+            geometry, state = self.window.layout_state()
+            self.settings = self.settings.with_changes(
+                window_geometry=geometry,
+                window_state=state,
+                current_product=self.controller.product or "",
+                heatmap_opacity=self.window.controls.opacity.value(),
+            )
+            try:
+                save_settings(self.settings)
+            except OSError as exc:
+                log.warning("could not save settings: %s", exc)
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="anomalygpt-inspector")
-    parser.add_argument("--smoke-test", action="store_true", help="start offscreen, then exit 0")
+    parser = argparse.ArgumentParser(prog="anomalygpt-inspector", description="AnomalyGPT Inspector station")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="start the real app offscreen, inspect the demo product, exit 0 on success",
+    )
+    parser.add_argument("--data-dir", help="user data folder (default: per-user; env ANOMALYGPT_DATA_DIR)")
     args = parser.parse_args(argv)
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QLabel
-
-    app = QApplication.instance() or QApplication([])
-    window = QLabel("AnomalyGPT Inspector")
-    window.resize(800, 500)
-    window.show()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.data_dir:
+        os.environ["ANOMALYGPT_DATA_DIR"] = args.data_dir
     if args.smoke_test:
-        QTimer.singleShot(0, app.quit)
-    return app.exec()
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if "ANOMALYGPT_DATA_DIR" not in os.environ:  # never touch the user's own products in a check
+            os.environ["ANOMALYGPT_DATA_DIR"] = tempfile.mkdtemp(prefix="anomalygpt-smoke-")
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.widgets.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("AnomalyGPT Inspector")
+    app.setOrganizationName("AnomalyGPT")
+    apply_theme(app)
+    station = Station()
+    app.aboutToQuit.connect(station.shutdown)
+    smoke = None
+    if args.smoke_test:
+        from desktop_app.smoke import SmokeTest
+
+        smoke = SmokeTest(station, app)
+    station.start()
+    code = app.exec()
+    station.shutdown()
+    if smoke is not None:
+        return smoke.exit_code
+    return code

@@ -1,0 +1,386 @@
+"""InspectionController (GUI thread): sources feed it, it asks the worker, it routes results to views.
+
+Everything here is cheap and GUI-side; model work and file decoding go to the EngineWorker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from anomalygpt_engine import Engine, ReferenceSet
+from desktop_app.capture import CameraSource, HotFolderWatcher, list_images
+from desktop_app.main_window import MainWindow
+from desktop_app.references import ReferenceRepository, demo_test_images
+from desktop_app.settings import Settings
+from desktop_app.widgets.reference_manager import IMAGE_FILTER
+from desktop_app.widgets.verdict_banner import SessionCounts
+from desktop_app.worker import EngineClient, InspectionRecord
+
+log = logging.getLogger(__name__)
+
+
+def _load_compatible(repo: ReferenceRepository, name: str, engine: Engine) -> ReferenceSet | None:
+    """Runs in the worker: a stored set only counts if the running engine built it."""
+    refs = repo.load_calibrated(name)
+    return refs if refs is not None and refs.fingerprint == engine.fingerprint() else None
+
+
+class InspectionController(QObject):
+    """State of the station: current product and references, image list, counters, pending work."""
+
+    productReady = Signal(str)  # references for this product are calibrated and loaded
+    recordShown = Signal(object)  # InspectionRecord
+    batchDone = Signal(int, bool)
+
+    def __init__(
+        self,
+        window: MainWindow,
+        client: EngineClient,
+        repo: ReferenceRepository,
+        settings: Settings,
+        camera: CameraSource,
+        hot_folder: HotFolderWatcher,
+    ) -> None:
+        super().__init__(window)
+        self.window, self.client, self.repo, self.settings = window, client, repo, settings
+        self.camera, self.hot_folder = camera, hot_folder
+        self.product: str | None = None
+        self.refs: ReferenceSet | None = None
+        self.counts = SessionCounts()
+        self.records: OrderedDict[int, InspectionRecord] = OrderedDict()
+        self.current: InspectionRecord | None = None
+        self.images: list[Path] = []
+        self.index = -1
+        self.batch_request: int | None = None
+        self.chat_request: int | None = None
+        self.calibrate_request: int | None = None
+        self.pending = 0
+        self.continuous = QTimer(self)
+        self.continuous.timeout.connect(self._continuous_tick)
+        self._connect()
+
+    # -- wiring ----------------------------------------------------------------------------
+    def _connect(self) -> None:
+        w, worker, act = self.window, self.client.worker, self.window.action
+        worker.inspected.connect(self._on_inspected)
+        worker.progress.connect(self._on_progress)
+        worker.batchFinished.connect(self._on_batch_finished)
+        worker.referencesReady.connect(self._on_references_ready)
+        worker.token.connect(self._on_token)
+        worker.chatNotice.connect(w.chat.add_notice)
+        worker.chatFinished.connect(self._on_chat_finished)
+        worker.error.connect(self._on_error)
+        act("capture").triggered.connect(self.capture_or_next)
+        act("next").triggered.connect(lambda: self.step(+1))
+        act("previous").triggered.connect(lambda: self.step(-1))
+        act("open_image").triggered.connect(self._open_image_dialog)
+        act("inspect_folder").triggered.connect(self._open_folder_dialog)
+        act("mark_good").triggered.connect(lambda: self.mark_good(self.product))
+        act("cancel").triggered.connect(self.cancel)
+        act("camera").triggered.connect(self.toggle_camera)
+        act("continuous").toggled.connect(self.set_continuous)
+        act("reset_counters").triggered.connect(self.reset_counters)
+        c = w.controls
+        c.productChosen.connect(self.activate_product)
+        c.captureRequested.connect(self.capture_or_next)
+        c.cameraToggled.connect(self.toggle_camera)
+        c.folderRequested.connect(self._open_folder_dialog)
+        c.cancelRequested.connect(self.cancel)
+        c.previousRequested.connect(lambda: self.step(-1))
+        c.nextRequested.connect(lambda: self.step(+1))
+        c.hotFolderToggled.connect(self.set_hot_folder)
+        c.referenceToggled.connect(lambda _on: self._show(self.current) if self.current else None)
+        w.counters.resetRequested.connect(self.reset_counters)
+        w.chat.askRequested.connect(self.ask)
+        w.chat.cancelRequested.connect(self.cancel_chat)
+        r = w.references
+        r.productsChanged.connect(self.refresh_products)
+        r.referencesChanged.connect(self._references_edited)
+        r.recalibrateRequested.connect(self.calibrate)
+        r.markGoodRequested.connect(self.mark_good)
+        r.addFromCameraRequested.connect(self.add_from_camera)
+        self.camera.frameReady.connect(c.show_preview)
+        self.camera.opened.connect(
+            lambda src: (c.set_camera_running(True), w.show_message(f"Camera {src} running"))
+        )
+        self.camera.failed.connect(self._camera_stopped)
+        self.camera.ended.connect(lambda: self._camera_stopped("Camera stream ended"))
+        self.hot_folder.fileReady.connect(lambda path: self.inspect(path, "hot folder"))
+        self.hot_folder.failed.connect(self._hot_folder_failed)
+        c.hot_label.setText(self.settings.hot_folder or "No hot folder set (File ▸ Settings)")
+
+    # -- products and references -----------------------------------------------------------
+    def refresh_products(self) -> None:
+        names = [info.name for info in self.repo.products()]
+        if self.product not in names:
+            self.product, self.refs = None, None
+        self.window.controls.set_products(names, self.product)
+        if self.product is None and names:
+            self.activate_product(names[0])
+        self._show_product_status()
+
+    def activate_product(self, name: str) -> None:
+        """Load the product's calibrated set in the worker; calibrate first if it is due."""
+        if not name:
+            return
+        self.product, self.refs = name, None
+        self.window.controls.set_products([i.name for i in self.repo.products()], name)
+        self.window.references.refresh(select=name)
+        self.window.banner.show_busy(f"Loading references of {name}…")
+        repo = self.repo
+        self.client.run(
+            lambda engine: _load_compatible(repo, name, engine), lambda refs: self._on_loaded(name, refs)
+        )
+
+    def _on_loaded(self, name: str, refs: ReferenceSet | None) -> None:
+        if name != self.product:
+            return
+        if refs is None:
+            self.calibrate(name)
+        else:
+            self._set_refs(name, refs)
+
+    def calibrate(self, name: str) -> None:
+        info = self.repo.product(name)
+        if info.n_references == 0:
+            self.window.banner.show_ready(f"{name}: add normal reference images to start")
+            self.window.show_message(f"{name} has no references yet (Reference sets tab)")
+            return
+        repo = self.repo
+        self.window.banner.show_busy(f"Calibrating {name} from {info.n_references} references…")
+        self.calibrate_request = self.client.build_references(
+            name,
+            list(info.reference_paths),
+            info.description,
+            save=lambda refs: repo.save_calibrated(name, refs),
+        )
+
+    def _on_references_ready(self, request: int, name: str, refs: ReferenceSet) -> None:
+        self.window.controls.hide_batch()
+        self.window.references.refresh()
+        if name == self.product:
+            self._set_refs(name, refs)
+
+    def _set_refs(self, name: str, refs: ReferenceSet) -> None:
+        self.refs = refs
+        self._show_product_status()
+        self.window.banner.show_ready(f"{name}: ready to inspect")
+        self.window.show_message(f"{name}: {refs.size} references, calibrated")
+        self.productReady.emit(name)
+
+    def _show_product_status(self) -> None:
+        if self.product is None:
+            self.window.controls.product_status.setText("No product: create one in Reference sets")
+            return
+        text = self.window.references.status_text(self.repo.product(self.product))
+        self.window.controls.product_status.setText(text)
+
+    def _references_edited(self, name: str) -> None:
+        self._show_product_status()
+        if name == self.product:
+            self.calibrate(name)
+
+    def _store_reference(self, name: str | None, image: np.ndarray | None, what: str) -> None:
+        if not name or image is None:
+            self.window.show_message(f"Nothing to add: no {what}")
+            return
+        repo = self.repo
+        self.client.run(
+            lambda _engine: repo.add_reference_image(name, image),
+            lambda _path: (
+                self.window.references.refresh(select=name),
+                self._references_edited(name),
+                self.window.show_message(f"Added the {what} to {name}'s references"),
+            ),
+        )
+
+    def mark_good(self, name: str | None) -> None:
+        self._store_reference(name, self.current.image if self.current else None, "current image")
+
+    def add_from_camera(self, name: str) -> None:
+        self._store_reference(name, self.camera.capture(), "camera frame")
+
+    # -- inspection ------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        if self.refs is None:
+            self.window.show_message(
+                "The product is not calibrated yet: wait for calibration or add references"
+            )
+            return False
+        return True
+
+    def inspect(self, item: np.ndarray | Path, source: str) -> int | None:
+        if not self._ready():
+            return None
+        self.pending += 1
+        return self.client.inspect(item, self.refs, source)
+
+    def set_images(self, paths: list[Path], index: int = -1) -> None:
+        self.images, self.index = list(paths), index
+
+    def step(self, delta: int) -> None:
+        """Next/previous image of the current list (a folder, or the demo samples on first run)."""
+        if not self.images:
+            self.set_images(demo_test_images())
+        if not self.images:
+            self.window.show_message("No image list: open an image or a folder first")
+            return
+        self.index = (self.index + delta) % len(self.images)
+        self.inspect(self.images[self.index], "file")
+
+    def capture_or_next(self) -> None:
+        """Space: a camera frame when the camera runs, else the next image of the list."""
+        if self.camera.is_open:
+            frame = self.camera.capture()
+            if frame is None:
+                self.window.show_message("No camera frame yet")
+            else:
+                self.inspect(frame, "camera")
+        else:
+            self.step(+1)
+
+    def inspect_folder(self, folder: Path) -> int | None:
+        paths = list_images(folder)
+        if not paths:
+            self.window.show_message(f"No images in {folder}")
+            return None
+        if not self._ready():
+            return None
+        self.set_images(paths)
+        self.window.controls.show_batch(0, len(paths), f"0/{len(paths)}")
+        self.batch_request = self.client.inspect_batch(paths, self.refs, "batch")
+        return self.batch_request
+
+    def _open_image_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.set_images([Path(path)], 0)
+            self.inspect(Path(path), "file")
+
+    def _open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Inspect every image in a folder")
+        if folder:
+            self.inspect_folder(Path(folder))
+
+    def cancel(self) -> None:
+        if self.batch_request is not None:
+            self.client.cancel(self.batch_request)
+            self.window.show_message("Cancelling the batch…")
+        if self.chat_request is not None:
+            self.cancel_chat()
+
+    def _on_inspected(self, request: int, record: InspectionRecord) -> None:
+        if request != self.batch_request:
+            self.pending = max(0, self.pending - 1)
+        self.counts.add(record.result.verdict)
+        self.window.counters.show_counts(self.counts)
+        self.records[record.id] = record
+        while len(self.records) > 200:
+            self.records.popitem(last=False)
+        self._show(record)
+
+    def _show(self, record: InspectionRecord) -> None:
+        self.current = record
+        result = record.result
+        refs = self.refs if self.refs is not None and self.refs.product == record.product else None
+        reference = None
+        if refs is not None and result.nearest_reference is not None and result.nearest_reference < refs.size:
+            reference = refs.images[result.nearest_reference]
+        title = f"{record.name}  ·  {result.image_size[0]}×{result.image_size[1]}"
+        self.window.view.show_result(record.image, result, title, reference)
+        self.window.banner.show_result(result, record.name)
+        self.window.chat.show_inspection(record.id, record.name)
+        self.recordShown.emit(record)
+
+    def _on_progress(self, request: int, done: int, total: int, message: str) -> None:
+        if request in (self.batch_request, self.calibrate_request):
+            self.window.controls.show_batch(done, total, message)
+
+    def _on_batch_finished(self, request: int, done: int, cancelled: bool) -> None:
+        if request != self.batch_request:
+            return
+        self.batch_request = None
+        self.window.controls.hide_batch()
+        state = "cancelled after" if cancelled else "finished:"
+        self.window.show_message(f"Batch {state} {done} image(s) inspected")
+        self.batchDone.emit(done, cancelled)
+
+    def reset_counters(self) -> None:
+        self.counts = SessionCounts()
+        self.window.counters.show_counts(self.counts)
+
+    # -- camera and hot folder -------------------------------------------------------------
+    def toggle_camera(self) -> None:
+        if self.camera.is_open:
+            self.camera.close()
+            self._camera_stopped("Camera stopped")
+        else:
+            self.window.show_message(f"Opening camera {self.settings.camera_source}…")
+            self.camera.open(self.settings.camera_source_value())
+
+    def _camera_stopped(self, message: str) -> None:
+        self.window.controls.set_camera_running(False)
+        self.window.action("continuous").setChecked(False)
+        self.window.show_message(message)
+
+    def set_continuous(self, on: bool) -> None:
+        if on:
+            self.continuous.start(max(100, self.settings.continuous_interval_ms))
+        else:
+            self.continuous.stop()
+
+    def _continuous_tick(self) -> None:
+        """Inspect the newest frame unless the previous one is still in the worker's queue."""
+        if self.camera.is_open and self.pending == 0 and self.batch_request is None:
+            frame = self.camera.capture()
+            if frame is not None:
+                self.inspect(frame, "camera")
+
+    def set_hot_folder(self, on: bool) -> None:
+        folder = self.settings.hot_folder
+        if on and (not folder or not self.hot_folder.start(folder)):
+            if not folder:
+                self.window.show_message("Set a hot folder in File ▸ Settings first")
+            self.window.controls.hot_button.setChecked(False)
+            return
+        if not on:
+            self.hot_folder.stop()
+        self.window.controls.hot_button.setText("Stop watching" if on else "Watch hot folder")
+        self.window.show_message(f"Watching {folder} for new images" if on else "Hot folder off")
+
+    def _hot_folder_failed(self, message: str) -> None:
+        self.window.controls.hot_button.setChecked(False)
+        self.window.show_message(message)
+
+    # -- chat ------------------------------------------------------------------------------
+    def ask(self, inspection_id: int, question: str) -> None:
+        self.chat_request = self.client.ask(inspection_id, question)
+
+    def cancel_chat(self) -> None:
+        if self.chat_request is not None:
+            self.client.cancel(self.chat_request)
+
+    def _on_token(self, _request: int, inspection_id: int, piece: str) -> None:
+        self.window.chat.append_token(inspection_id, piece)
+
+    def _on_chat_finished(self, request: int, inspection_id: int, cancelled: bool) -> None:
+        if request == self.chat_request:
+            self.chat_request = None
+        self.window.chat.finish_answer(inspection_id, cancelled)
+
+    def _on_error(self, request: int, message: str) -> None:
+        """Every failure ends as a readable line; chat errors also go into the transcript."""
+        if request == self.chat_request and self.window.chat.streaming_id is not None:
+            self.window.chat.finish_answer(self.window.chat.streaming_id, error=message)
+        elif request != self.batch_request:
+            self.pending = max(0, self.pending - 1)
+        if request == self.calibrate_request:
+            self.window.controls.hide_batch()
+            self.window.banner.show_ready(message)
+        self.window.show_message(message)

@@ -1,0 +1,84 @@
+"""Typed station settings, stored per user as JSON next to the reference sets.
+
+JSON rather than QSettings so that the file is readable, diffable and testable without Qt; the
+window layout (Qt's opaque state bytes) is kept in it as base64.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from desktop_app.paths import user_data_dir
+
+log = logging.getLogger(__name__)
+SETTINGS_FILE = "settings.json"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What an inspector or integrator may change; nothing here is a decision threshold."""
+
+    device: str = "auto"
+    backbone_path: str = ""  # local Hugging Face vision model folder; empty = embedded EfficientNet-Lite0
+    llm_path: str = ""  # local LLM folder or GGUF; empty = the packaged default
+    camera_source: str = "0"  # device index ("0") or URL ("rtsp://...", "http://...")
+    continuous_interval_ms: int = 1000  # pause between inspections in continuous camera mode
+    hot_folder: str = ""
+    current_product: str = ""
+    heatmap_opacity: int = 60  # percent
+    window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()
+    window_state: str = ""  # base64 of QMainWindow.saveState()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def camera_source_value(self) -> int | str:
+        """OpenCV wants an int for a device index and a str for a URL or file."""
+        text = self.camera_source.strip()
+        return int(text) if text.lstrip("-").isdigit() else text
+
+    def engine_overrides(self) -> dict[str, Any]:
+        """EngineConfig fields these settings change (the GUI never builds configs itself)."""
+        overrides: dict[str, Any] = {"device": self.device if self.device in DEVICES else "auto"}
+        if self.backbone_path:
+            overrides.update(backbone="hf-vision", backbone_path=self.backbone_path)
+        if self.llm_path:
+            overrides["llm_path"] = self.llm_path
+        # Leave one core to the GUI thread so the window stays fluid while the engine works.
+        overrides["num_threads"] = max(1, (os.cpu_count() or 2) - 1)
+        return overrides
+
+
+def settings_path(folder: Path | None = None) -> Path:
+    return (folder or user_data_dir()) / SETTINGS_FILE
+
+
+def load_settings(folder: Path | None = None) -> Settings:
+    """Read settings; a missing or damaged file gives defaults (logged), never a failed start."""
+    path = settings_path(folder)
+    if not path.exists():
+        return Settings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(Settings)}
+        return Settings(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("ignoring unreadable settings %s: %s", path, exc)
+        return Settings()
+
+
+def save_settings(settings: Settings, folder: Path | None = None) -> Path:
+    """Write atomically (temp file + replace) so a crash never leaves half a settings file."""
+    path = settings_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,87 @@
+"""Settings dialog: device, model paths, camera, hot folder. Returns a new Settings; saves nothing."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from desktop_app.settings import DEVICES, Settings
+
+
+def _with_browse(edit: QLineEdit, pick_dir: bool, parent: QWidget) -> QWidget:
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(edit, 1)
+    button = QPushButton("Browse…")
+
+    def browse() -> None:
+        if pick_dir:
+            chosen = QFileDialog.getExistingDirectory(parent, "Choose a folder", edit.text())
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(parent, "Choose a file", edit.text())
+        if chosen:
+            edit.setText(chosen)
+
+    button.clicked.connect(browse)
+    row.addWidget(button)
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Engine changes (device, models) take effect at the next start; the rest immediately."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(560)
+        self._settings = settings
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICES))
+        self.device.setCurrentText(settings.device)
+        self.backbone = QLineEdit(settings.backbone_path)
+        self.backbone.setPlaceholderText("embedded EfficientNet-Lite0")
+        self.llm = QLineEdit(settings.llm_path)
+        self.llm.setPlaceholderText("packaged SmolLM2-135M")
+        self.camera = QLineEdit(settings.camera_source)
+        self.camera.setPlaceholderText("0  or  rtsp://host/stream  or  http://host/video")
+        self.interval = QSpinBox()
+        self.interval.setRange(100, 60_000)
+        self.interval.setSuffix(" ms")
+        self.interval.setValue(settings.continuous_interval_ms)
+        self.hot_folder = QLineEdit(settings.hot_folder)
+        form = QFormLayout(self)
+        form.addRow("Compute device", self.device)
+        form.addRow("Vision model folder", _with_browse(self.backbone, True, self))
+        form.addRow("Language model", _with_browse(self.llm, False, self))
+        form.addRow(QLabel("<i>Device and model changes apply at the next start.</i>"))
+        form.addRow("Camera (index or URL)", self.camera)
+        form.addRow("Continuous interval", self.interval)
+        form.addRow("Hot folder", _with_browse(self.hot_folder, True, self))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def result_settings(self) -> Settings:
+        return self._settings.with_changes(
+            device=self.device.currentText(),
+            backbone_path=self.backbone.text().strip(),
+            llm_path=self.llm.text().strip(),
+            camera_source=self.camera.text().strip() or "0",
+            continuous_interval_ms=self.interval.value(),
+            hot_folder=self.hot_folder.text().strip(),
+        )

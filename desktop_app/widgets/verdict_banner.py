@@ -1,0 +1,133 @@
+"""Verdict banner (large OK / REVIEW / NG, readable from a step away) and session counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from anomalygpt_engine import InspectionResult, Verdict
+from desktop_app.widgets.theme import VERDICT_COLOURS
+
+
+@dataclass
+class SessionCounts:
+    """Counts since the last explicit reset; REVIEW parts are not counted as yield."""
+
+    ok: int = 0
+    review: int = 0
+    ng: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.review + self.ng
+
+    @property
+    def yield_percent(self) -> float | None:
+        return 100.0 * self.ok / self.total if self.total else None
+
+    def add(self, verdict: Verdict) -> None:
+        if verdict is Verdict.OK:
+            self.ok += 1
+        elif verdict is Verdict.REVIEW:
+            self.review += 1
+        else:
+            self.ng += 1
+
+
+class VerdictBanner(QFrame):
+    """Colour block with the verdict word, then score, latency and what was inspected."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("verdictBanner")
+        self.verdict_label = QLabel("READY")
+        self.verdict_label.setObjectName("verdictWord")
+        self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.verdict_label.setMinimumWidth(260)
+        self.score_label = QLabel("")
+        self.score_label.setObjectName("verdictScore")
+        self.detail_label = QLabel("Load a product and inspect a part")
+        self.detail_label.setObjectName("verdictDetail")
+        self.detail_label.setWordWrap(True)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addStretch(1)
+        text.addWidget(self.score_label)
+        text.addWidget(self.detail_label)
+        text.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 16, 0)
+        layout.setSpacing(18)
+        layout.addWidget(self.verdict_label)
+        layout.addLayout(text, 1)
+        self.setMinimumHeight(110)
+        self._paint("READY")
+
+    def _paint(self, key: str) -> None:
+        background, foreground = VERDICT_COLOURS[key]
+        self.verdict_label.setStyleSheet(
+            f"background:{background}; color:{foreground}; font-size:44pt; font-weight:bold;"
+            "border-radius:6px; padding:4px 24px;"
+        )
+        self.setProperty("verdict", key)
+
+    def show_result(self, result: InspectionResult, name: str) -> None:
+        key = result.verdict.value
+        self._paint(key)
+        self.verdict_label.setText(key)
+        self.score_label.setText(f"Score {result.score:.2f}  ·  boundary 0.50  ·  {result.latency_ms:.0f} ms")
+        where = ", ".join(r.location for r in result.regions[:3])
+        found = f"{len(result.regions)} region(s): {where}" if result.regions else "no anomalous region"
+        self.detail_label.setText(f"{name}  ·  {result.product}  ·  {found}")
+
+    def show_busy(self, message: str) -> None:
+        self._paint("BUSY")
+        self.verdict_label.setText("…")
+        self.score_label.setText(message)
+        self.detail_label.setText("")
+
+    def show_ready(self, message: str = "Ready") -> None:
+        self._paint("READY")
+        self.verdict_label.setText("READY")
+        self.score_label.setText(message)
+        self.detail_label.setText("")
+
+
+class CountersPanel(QFrame):
+    """Total, OK, NG, REVIEW and yield for this session; reset is an explicit button."""
+
+    resetRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("counters")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(12, 6, 12, 6)
+        grid.setHorizontalSpacing(18)
+        grid.setVerticalSpacing(0)
+        self.values: dict[str, QLabel] = {}
+        for column, (key, title) in enumerate(
+            [("total", "Total"), ("ok", "OK"), ("ng", "NG"), ("review", "Review"), ("yield", "Yield")]
+        ):
+            caption = QLabel(title.upper())
+            caption.setObjectName("counterCaption")
+            value = QLabel("0" if key != "yield" else "–")
+            value.setObjectName(f"counter_{key}")
+            value.setProperty("counter", True)
+            grid.addWidget(caption, 0, column, Qt.AlignmentFlag.AlignHCenter)
+            grid.addWidget(value, 1, column, Qt.AlignmentFlag.AlignHCenter)
+            self.values[key] = value
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Reset the session counters to zero")
+        self.reset_button.clicked.connect(self.resetRequested)
+        grid.addWidget(self.reset_button, 0, 5, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+
+    def show_counts(self, counts: SessionCounts) -> None:
+        self.values["total"].setText(str(counts.total))
+        self.values["ok"].setText(str(counts.ok))
+        self.values["ng"].setText(str(counts.ng))
+        self.values["review"].setText(str(counts.review))
+        value = counts.yield_percent
+        self.values["yield"].setText("–" if value is None else f"{value:.1f} %")

@@ -1,0 +1,340 @@
+"""EngineWorker: the one QObject that owns the Engine, living on one persistent QThread.
+
+The GUI thread never calls the engine. `EngineClient` (GUI side) turns method calls into queued
+signals, so requests run one after another in the worker thread; results, progress, streamed tokens
+and errors come back as signals. Cancelling is a request-id watermark the GUI thread writes and the
+worker reads between steps (an int assignment, atomic under the GIL), so a cancel reaches a batch
+that is already running and also the requests still queued behind it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from anomalygpt_engine import Engine, EngineConfig, EngineError, InspectionResult, ReferenceSet, load_image
+
+log = logging.getLogger(__name__)
+_ids = itertools.count(1)
+_threads: list[QThread] = []  # every QThread the station starts, so tests can prove none outlives its owner
+
+
+def running_threads() -> list[QThread]:
+    """QThreads started by desktop_app that are still running (tests assert this is empty)."""
+    alive = []
+    for thread in list(_threads):
+        try:
+            if thread.isRunning():
+                alive.append(thread)
+        except RuntimeError:  # C++ object already deleted: certainly not running
+            _threads.remove(thread)
+    return alive
+
+
+def register_thread(thread: QThread) -> QThread:
+    _threads.append(thread)
+    return thread
+
+
+@dataclass(frozen=True)
+class InspectionRecord:
+    """One inspection as the GUI and the history store see it."""
+
+    id: int
+    image: np.ndarray
+    result: InspectionResult
+    product: str
+    source: str  # "file", "camera", "batch", "hot folder", ...
+    path: Path | None = None
+    timestamp: float = field(default_factory=time.time)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else f"{self.source} #{self.id}"
+
+
+Recorder = Callable[[InspectionRecord], None]
+
+
+class EngineWorker(QObject):
+    """Runs in the worker thread; every slot is reached through a queued connection."""
+
+    loadProgress = Signal(str)
+    ready = Signal(str)  # device description
+    loadFailed = Signal(str)
+    progress = Signal(int, int, int, str)  # request, done, total, message
+    referencesReady = Signal(int, str, object)  # request, product, ReferenceSet
+    inspected = Signal(int, object)  # request, InspectionRecord
+    batchFinished = Signal(int, int, bool)  # request, images inspected, cancelled
+    token = Signal(int, int, str)  # request, inspection id, text piece
+    chatFinished = Signal(int, int, bool)  # request, inspection id, cancelled
+    chatNotice = Signal(int, str)  # inspection id, e.g. "no language model loaded: template answers"
+    error = Signal(int, str)  # request (0 = none), readable message
+    done = Signal(int, object)  # request, return value of a run() call
+
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        engine: Engine | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = config or EngineConfig()
+        self.engine = engine
+        self.recorder = recorder
+        self.cancel_upto = 0  # requests with id <= this are cancelled; written by the GUI thread
+        self.cancelled_ids: set[int] = set()  # single requests cancelled by the GUI thread
+        self._results: OrderedDict[int, tuple[InspectionResult, ReferenceSet, np.ndarray]] = OrderedDict()
+        self._sessions: dict[int, Any] = {}
+
+    def _cancelled(self, request: int) -> bool:
+        return request <= self.cancel_upto or request in self.cancelled_ids
+
+    # -- start-up -------------------------------------------------------------------------
+    @Slot()
+    def load(self) -> None:
+        """Create the engine and load its encoder once (the slow part of start-up)."""
+        try:
+            if self.engine is None:
+                self.loadProgress.emit("Creating the inspection engine…")
+                self.engine = Engine(self._config)
+            self.loadProgress.emit("Loading the image encoder…")
+            _ = self.engine.encoder
+            self.ready.emit(str(self.engine.device))
+        except Exception as exc:  # a broken model must become a message, not a dead thread
+            log.exception("engine load failed")
+            self.loadFailed.emit(f"Could not load the inspection engine: {exc}")
+
+    # -- references -----------------------------------------------------------------------
+    @Slot(int, str, object, str, object)
+    def build_references(
+        self,
+        request: int,
+        product: str,
+        paths: Sequence[Path],
+        description: str,
+        save: Callable[[ReferenceSet], None] | None,
+    ) -> None:
+        try:
+            images = []
+            for index, path in enumerate(paths):
+                self.progress.emit(request, 0, len(paths), f"Reading reference {index + 1}/{len(paths)}")
+                images.append(load_image(path))
+            generator = self.engine.build_references_iter(images, product, description)
+            while True:
+                if self._cancelled(request):
+                    self.error.emit(request, f"Calibration of {product!r} cancelled")
+                    return
+                try:
+                    step = next(generator)
+                except StopIteration as stop:
+                    refs = stop.value
+                    break
+                self.progress.emit(request, step.done, step.total, step.message)
+            if save is not None:
+                save(refs)
+            self.referencesReady.emit(request, product, refs)
+        except EngineError as exc:
+            self.error.emit(request, f"Calibration of {product!r} failed: {exc}")
+        except Exception as exc:
+            log.exception("build_references")
+            self.error.emit(request, f"Calibration of {product!r} failed unexpectedly: {exc}")
+
+    # -- inspection -----------------------------------------------------------------------
+    def _inspect_one(self, request: int, item: np.ndarray | Path, refs: ReferenceSet, source: str) -> bool:
+        """Inspect one image or file; errors become messages and the caller carries on."""
+        path = None if isinstance(item, np.ndarray) else Path(item)
+        try:
+            image = item if path is None else load_image(path)
+            result = self.engine.inspect(image, refs)
+        except EngineError as exc:
+            self.error.emit(request, str(exc))
+            return False
+        except Exception as exc:
+            log.error("inspection failed: %s", traceback.format_exc())
+            self.error.emit(request, f"Inspection failed: {exc}")
+            return False
+        record = InspectionRecord(next(_ids), image, result, refs.product, source, path)
+        self._results[record.id] = (result, refs, image)
+        while len(self._results) > 200:  # keep memory bounded; chat needs only recent ones
+            old, _ = self._results.popitem(last=False)
+            self._sessions.pop(old, None)
+        if self.recorder is not None:
+            try:
+                self.recorder(record)
+            except Exception as exc:  # the station keeps inspecting even if the store is down
+                log.exception("history recording failed")
+                self.error.emit(request, f"Could not record the inspection in history: {exc}")
+        self.inspected.emit(request, record)
+        return True
+
+    @Slot(int, object, object, str)
+    def inspect(self, request: int, item: object, refs: ReferenceSet, source: str) -> None:
+        if not self._cancelled(request):
+            self._inspect_one(request, item, refs, source)
+
+    @Slot(int, object, object, str)
+    def inspect_batch(self, request: int, items: Sequence[object], refs: ReferenceSet, source: str) -> None:
+        """Inspect many files in order; progress after each; stops at the next image on cancel."""
+        done = 0
+        total = len(items)
+        for index, item in enumerate(items):
+            if self._cancelled(request):
+                break
+            self._inspect_one(request, item, refs, source)
+            done = index + 1
+            self.progress.emit(request, done, total, f"Inspected {done}/{total}")
+        self.batchFinished.emit(request, done, done < total)
+
+    # -- small jobs ------------------------------------------------------------------------
+    @Slot(int, object)
+    def run_call(self, request: int, function: Callable[[Engine], Any]) -> None:
+        """Run `function(engine)` here (file IO, loading a reference set) and send back its value."""
+        try:
+            value = function(self.engine)
+        except Exception as exc:
+            log.exception("background call failed")
+            self.error.emit(request, str(exc))
+            return
+        self.done.emit(request, value)
+
+    # -- dialogue ---------------------------------------------------------------------------
+    @Slot(int, int, str)
+    def ask(self, request: int, inspection_id: int, question: str) -> None:
+        """Stream the answer to one question about one inspection, token by token."""
+        cancelled = False
+        try:
+            session = self._sessions.get(inspection_id)
+            if session is None:
+                if inspection_id not in self._results:
+                    raise EngineError("this inspection is no longer in memory; inspect the image again")
+                if not hasattr(self.engine, "chat"):
+                    raise EngineError("the dialogue model is not available in this build")
+                result, refs, _image = self._results[inspection_id]
+                session = self.engine.chat(result, refs)
+                self._sessions[inspection_id] = session
+                if getattr(session, "notice", None):
+                    self.chatNotice.emit(inspection_id, session.notice)
+            for piece in session.ask(question):
+                if self._cancelled(request):
+                    cancelled = True
+                    session.cancel()
+                    break
+                self.token.emit(request, inspection_id, piece)
+        except EngineError as exc:
+            self.error.emit(request, f"Chat: {exc}")
+        except Exception as exc:
+            log.exception("chat failed")
+            self.error.emit(request, f"Chat failed: {exc}")
+        self.chatFinished.emit(request, inspection_id, cancelled or self._cancelled(request))
+
+
+class EngineClient(QObject):
+    """GUI-side handle: starts the worker thread, sends queued requests, cancels, stops cleanly."""
+
+    _load = Signal()
+    _build = Signal(int, str, object, str, object)
+    _inspect = Signal(int, object, object, str)
+    _batch = Signal(int, object, object, str)
+    _ask = Signal(int, int, str)
+    _run = Signal(int, object)
+
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        engine: Engine | None = None,
+        recorder: Recorder | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.worker = EngineWorker(config, engine, recorder)
+        self.thread = register_thread(QThread())
+        self.thread.setObjectName("EngineWorker")
+        self.worker.moveToThread(self.thread)
+        self._load.connect(self.worker.load)
+        self._build.connect(self.worker.build_references)
+        self._inspect.connect(self.worker.inspect)
+        self._batch.connect(self.worker.inspect_batch)
+        self._ask.connect(self.worker.ask)
+        self._run.connect(self.worker.run_call)
+        self.worker.done.connect(self._on_done)
+        self._callbacks: dict[int, Callable[[Any], None]] = {}
+        self._last_request = 0
+
+    def _next(self) -> int:
+        self._last_request = next(_ids)
+        return self._last_request
+
+    def start(self) -> None:
+        """Start the thread and load the models there; `worker.ready` / `loadFailed` tell the outcome."""
+        self.thread.start()
+        self._load.emit()
+
+    def build_references(
+        self,
+        product: str,
+        paths: Sequence[Path],
+        description: str = "",
+        save: Callable[[ReferenceSet], None] | None = None,
+    ) -> int:
+        request = self._next()
+        self._build.emit(request, product, list(paths), description, save)
+        return request
+
+    def inspect(self, item: np.ndarray | Path, refs: ReferenceSet, source: str = "file") -> int:
+        request = self._next()
+        self._inspect.emit(request, item, refs, source)
+        return request
+
+    def inspect_batch(
+        self, items: Sequence[np.ndarray | Path], refs: ReferenceSet, source: str = "batch"
+    ) -> int:
+        request = self._next()
+        self._batch.emit(request, list(items), refs, source)
+        return request
+
+    def ask(self, inspection_id: int, question: str) -> int:
+        request = self._next()
+        self._ask.emit(request, inspection_id, question)
+        return request
+
+    def run(self, function: Callable[[Engine], Any], on_done: Callable[[Any], None] | None = None) -> int:
+        """Anki's QueryOp in small: `function(engine)` in the worker, `on_done(value)` back here."""
+        request = self._next()
+        if on_done is not None:
+            self._callbacks[request] = on_done
+        self._run.emit(request, function)
+        return request
+
+    def _on_done(self, request: int, value: object) -> None:
+        callback = self._callbacks.pop(request, None)
+        if callback is not None:
+            callback(value)
+
+    def cancel(self, request: int | None = None) -> None:
+        """Cancel one request, or (None) everything sent so far, running or still queued."""
+        if request is None:
+            self.worker.cancel_upto = max(self.worker.cancel_upto, self._last_request)
+        else:
+            self.worker.cancelled_ids.add(request)
+
+    def stop(self, timeout_ms: int = 60_000) -> bool:
+        """Cancel all work, end the event loop of the thread and wait for it; True when stopped."""
+        self.cancel()
+        if not self.thread.isRunning():
+            return True
+        self.thread.quit()
+        stopped = self.thread.wait(timeout_ms)
+        if not stopped:
+            log.error("engine worker did not stop within %d ms", timeout_ms)
+        return stopped
