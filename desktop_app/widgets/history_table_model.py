@@ -1,0 +1,108 @@
+"""Lazy table over the history store: rowCount from COUNT(*), rows fetched a page at a time on demand.
+
+Only the pages the view actually paints are queried, so 100,000 inspections open as fast as 100.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from desktop_app.history import HistoryFilter, HistoryStore, InspectionRow, Sort
+
+COLUMNS: list[tuple[str, str]] = [  # (header, sort key)
+    ("Time", "time"), ("Product", "product"), ("Verdict", "verdict"), ("Score", "score"),
+    ("Operator", "operator"), ("Station", "station"), ("Lot", "lot"), ("Serial", "serial"),
+    ("Latency ms", "latency"),
+]
+VERDICT_COLOURS = {"OK": "#2e7d32", "REVIEW": "#b26a00", "NG": "#c62828"}
+RowRole = Qt.ItemDataRole.UserRole + 1
+
+
+class HistoryTableModel(QAbstractTableModel):
+    def __init__(self, store: HistoryStore, page_size: int = 200, max_pages: int = 20, parent=None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.filters = HistoryFilter()
+        self.sort_order = Sort()
+        self._count = 0
+        self._pages: OrderedDict[int, list[InspectionRow]] = OrderedDict()
+        self.queries = 0  # for tests: how many page queries ran
+        self.refresh()
+
+    # ---- configuration ---------------------------------------------------------------------
+    def set_filters(self, filters: HistoryFilter) -> None:
+        self.filters = filters
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self._pages.clear()
+        self._count = self.store.count(self.filters)
+        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sort_order = Sort(COLUMNS[column][1], descending=order == Qt.SortOrder.DescendingOrder)
+        self.refresh()
+
+    # ---- data ------------------------------------------------------------------------------
+    def row_at(self, row: int) -> InspectionRow | None:
+        if not 0 <= row < self._count:
+            return None
+        page, offset = divmod(row, self.page_size)
+        rows = self._pages.get(page)
+        if rows is None:
+            rows = self.store.query(self.filters, self.sort_order, page * self.page_size, self.page_size)
+            self.queries += 1
+            self._pages[page] = rows
+            while len(self._pages) > self.max_pages:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page)
+        return rows[offset] if offset < len(rows) else None
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section][0]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.row_at(index.row())
+        if row is None:
+            return None
+        key = COLUMNS[index.column()][1]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, key)
+        if role == RowRole:
+            return row
+        if role == Qt.ItemDataRole.ForegroundRole and key == "verdict":
+            return QBrush(QColor(VERDICT_COLOURS.get(row.effective_verdict, "#000000")))
+        if role == Qt.ItemDataRole.ToolTipRole and key == "verdict" and row.overridden:
+            return f"Engine said {row.verdict}; overridden to {row.effective_verdict}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("score", "latency"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _display(row: InspectionRow, key: str) -> str:
+        if key == "time":
+            return row.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        if key == "verdict":
+            return f"{row.effective_verdict} *" if row.overridden else row.effective_verdict
+        if key == "score":
+            return f"{row.score:.3f}"
+        if key == "latency":
+            return f"{row.latency_ms:.0f}"
+        return str(getattr(row, key) or "")
