@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, func, select
 
 from desktop_app.history.models import ChatMessage, Inspection, Product
 
@@ -117,7 +117,8 @@ def apply_filter(stmt: Select[Any], flt: HistoryFilter, dialect: str) -> Select[
             match = ChatMessage.text.like(pattern, escape="\\")
         else:
             match = ChatMessage.text.ilike(pattern, escape="\\")
-        stmt = stmt.where(exists().where(ChatMessage.inspection_id == Inspection.id, match))
+        # One pass over the messages (IN subquery) beats a correlated EXISTS per inspection.
+        stmt = stmt.where(Inspection.id.in_(select(ChatMessage.inspection_id).where(match)))
     return stmt
 
 
