@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 from desktop_app.history import HistoryStore
 
 PG_ENV = "ANOMALYGPT_TEST_POSTGRES_URL"
+# history_helpers lives beside this file; make it importable whatever pytest's import mode
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture
