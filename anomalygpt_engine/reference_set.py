@@ -63,7 +63,7 @@ class ReferenceSet:
         try:
             meta = json.loads(meta_file.read_text())
             tensors = load_file(str(folder / "bank.safetensors"))
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
+        except Exception as exc:  # OSError, JSON errors, SafetensorError for corrupt tensors
             raise ReferenceSetError(f"{folder}: unreadable reference set ({exc})") from exc
         if meta.get("format_version") != FORMAT_VERSION:
             raise ReferenceSetError(f"{folder}: unsupported format version {meta.get('format_version')}")

@@ -1,0 +1,3 @@
+from anomalygpt_engine.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `anomalygpt` CLI, discovered by cli.build_parser."""

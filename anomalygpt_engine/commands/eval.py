@@ -1,0 +1,74 @@
+"""`anomalygpt eval`: the few-shot protocol over MVTec-layout folders, table + JSON report."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from anomalygpt_engine.commands._common import add_engine_options, engine_config
+from anomalygpt_engine.evaluation.datasets import discover_categories
+from anomalygpt_engine.evaluation.runner import METRIC_KEYS, evaluate
+from anomalygpt_engine.pipeline import Engine
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate few-shot detection on MVTec-layout data")
+    parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
+    parser.add_argument("--shots", type=int, nargs="+", default=[1])
+    parser.add_argument("--seeds", type=int, default=5, help="number of reference draws per category")
+    parser.add_argument("--categories", nargs="*", help="only these category names")
+    parser.add_argument("--json", type=Path, help="write the report here")
+    parser.add_argument("--quiet", action="store_true")
+    add_engine_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _fmt(value: float) -> str:
+    return "  -  " if math.isnan(value) else f"{100 * value:5.1f}"
+
+
+def format_table(report: dict) -> str:
+    lines = []
+    header = f"{'category':<28}" + "".join(f"{k:>13}" for k in METRIC_KEYS)
+    for k, block in report["shots"].items():
+        lines.append(f"== {k}-shot (mean over seeds {block['seeds']}; values in %) ==")
+        lines.append(header)
+        for key, row in block["categories"].items():
+            lines.append(f"{key:<28}" + "".join(f"{_fmt(row[m]):>13}" for m in METRIC_KEYS))
+        mean, std = block["mean"], block["std"]
+        cells = "".join(f"{_fmt(mean[m]) + ' ±' + _fmt(std[m]).strip():>13}" for m in METRIC_KEYS)
+        lines.append(f"{'mean ± std over seeds':<28}" + cells)
+    summary = "; ".join(
+        f"{k}-shot image AUROC {100 * b['mean']['image_auroc']:.1f}, pixel AUROC {100 * b['mean']['pixel_auroc']:.1f}, "
+        f"AUPRO {100 * b['mean']['aupro']:.1f}, accuracy {100 * b['mean']['accuracy']:.1f}, F1 {100 * b['mean']['f1']:.1f}"
+        for k, b in report["shots"].items()
+    )
+    lines.append(f"summary: {summary}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    categories = [c for d in args.data for c in discover_categories(d)]
+    if args.categories:
+        categories = [c for c in categories if c.root.name in set(args.categories)]
+    if not categories:
+        print("error: no MVTec-layout categories (train/good + test) found", file=sys.stderr)
+        return 2
+    engine = Engine(engine_config(args))
+    generator = evaluate(engine, categories, args.shots, list(range(args.seeds)))
+    while True:
+        try:
+            line = next(generator)
+        except StopIteration as stop:
+            report = stop.value
+            break
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+    report["config"] = engine.config.to_dict()
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    print(format_table(report))
+    return 0

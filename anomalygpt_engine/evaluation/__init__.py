@@ -1,0 +1,1 @@
+"""Evaluation on MVTec-layout data: datasets, metrics, runners."""
