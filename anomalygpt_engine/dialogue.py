@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import torch
 
 from anomalygpt_engine.findings import Findings
-from anomalygpt_engine.llm.model import IMAGE_PLACEHOLDER, LanguageModel
+from anomalygpt_engine.llm.model import IMAGE_PLACEHOLDER, LanguageModel, PrefixCache
 from anomalygpt_engine.types import ChatTurn
 
 SYSTEM_PROMPT = (
@@ -27,6 +27,19 @@ SYSTEM_PROMPT = (
 )
 FINDINGS_HEADER = "Inspection findings (measured, always true):"
 VERDICT_QUESTION = "Is there any anomaly in the image?"
+
+
+def build_messages(question: str, history: list[ChatTurn] | tuple = (), findings_text: str | None = None) -> list[dict]:
+    """AnomalyGPT's conversation layout, shared by the session and the prompt-learner training."""
+    system = SYSTEM_PROMPT + (f"\n{FINDINGS_HEADER}\n{findings_text}" if findings_text else "")
+    messages = [{"role": "system", "content": system}]
+    messages += [{"role": t.role, "content": t.text} for t in history]
+    messages.append({"role": "user", "content": question})
+    for message in messages:
+        if message["role"] == "user":
+            message["content"] = f"{IMAGE_PLACEHOLDER}\n{message['content']}"
+            break
+    return messages
 
 
 class Intent(enum.Enum):
@@ -156,6 +169,7 @@ class DialogueSession:
         fallback_reason: str | None = None,
         guard: bool = True,
         extra_sentences: int = 1,
+        elaborate: bool = True,
     ) -> None:
         self.findings = findings
         self.language_model = language_model
@@ -163,6 +177,9 @@ class DialogueSession:
         self.max_new_tokens = max_new_tokens
         self.guard = guard
         self.extra_sentences = extra_sentences  # LLM sentences allowed after a grounded sentence
+        # The model tends to end its turn right after a grounded sentence; elaborate = it must add one.
+        self.elaborate = elaborate
+        self._prefix_cache = PrefixCache()
         self.fallback_reason = fallback_reason
         self.history: list[ChatTurn] = []
         self.last_stats: dict = {}
@@ -193,6 +210,7 @@ class DialogueSession:
 
     def reset(self) -> None:
         self.history.clear()
+        self._prefix_cache.clear()
 
     def ask(self, question: str) -> Iterator[str]:
         """Answer one question, yielding text pieces as they are produced."""
@@ -234,18 +252,8 @@ class DialogueSession:
     # -- LLM route --------------------------------------------------------------------------------------
     def messages(self, question: str, with_findings: bool = True, history: list[ChatTurn] | None = None) -> list[dict]:
         """Chat messages: system (+ findings), history, question; the image goes in the first user turn."""
-        system = SYSTEM_PROMPT
-        if with_findings:
-            system += f"\n{FINDINGS_HEADER}\n{self.findings.to_prompt()}"
-        turns = list(self.history if history is None else history)
-        messages = [{"role": "system", "content": system}]
-        messages += [{"role": t.role, "content": t.text} for t in turns]
-        messages.append({"role": "user", "content": question})
-        for message in messages:
-            if message["role"] == "user":
-                message["content"] = f"{IMAGE_PLACEHOLDER}\n{message['content']}"
-                break
-        return messages
+        findings = self.findings.to_prompt() if with_findings else None
+        return build_messages(question, self.history if history is None else history, findings)
 
     def _n_visual(self) -> int:
         return 0 if self.visual_tokens is None else int(self.visual_tokens.shape[0])
@@ -260,24 +268,30 @@ class DialogueSession:
                 return history
             history = history[2:]  # drop the oldest question and its answer together
 
-    def prompt_embeds(self, question: str, prefix: str = "") -> torch.Tensor:
+    def prompt_embeds(self, question: str, prefix: str = "") -> tuple[torch.Tensor, list]:
+        """inputs_embeds (1 x T x hidden) for the question, and one cache key per position."""
         model = self.language_model
         history = self.fit_history(question, prefix)
         self.last_stats["history_turns"] = len(history) // 2
         text = model.render(self.messages(question, history=history)) + prefix
-        embeds, length = model.assemble(text, self.visual_tokens)
-        if length > self.context_budget:  # the question alone is too long: keep its end
-            embeds = embeds[:, -self.context_budget:]
-        return embeds
+        embeds, keys = model.assemble(text, self.visual_tokens)
+        if len(keys) > self.context_budget:  # the question alone is too long: keep its end
+            embeds, keys = embeds[:, -self.context_budget:], keys[-self.context_budget:]
+        return embeds, keys
 
     def _llm_answer(self, question: str, intent: Intent) -> Iterator[str]:
         grounded = grounded_answer(self.findings, intent)
         if grounded:
             yield grounded
-        embeds = self.prompt_embeds(question, prefix=grounded)
+        started = time.perf_counter()
+        embeds, keys = self.prompt_embeds(question, prefix=grounded)
         stats: dict = {}
         self.last_stats["llm"] = stats
-        stream = self.language_model.stream_text(embeds, self.max_new_tokens, self._cancel, stats)
+        stats["prompt_s"] = time.perf_counter() - started  # + prefill_s = the LLM's first-token latency
+        stream = self.language_model.stream_text(
+            embeds, self.max_new_tokens, self._cancel, stats, keys, self._prefix_cache,
+            min_new_tokens=1 if grounded and self.elaborate else 0,
+        )
         if not self.guard:
             yield from stream
             return
@@ -295,7 +309,7 @@ class DialogueSession:
                 for sentence in parts[:-1]:
                     if not sentence.strip():
                         continue
-                    if contradicts(sentence, self.findings):
+                    if contradicts(sentence, self.findings) or self._repeats(sentence):
                         self.last_stats["dropped"] = sentence.strip()
                         return
                     yield ("" if first and kept == 0 else " ") + sentence.strip()
@@ -311,6 +325,11 @@ class DialogueSession:
                 yield template_answer(self.findings, Intent.OTHER)
         finally:
             stream.close()
+
+    def _repeats(self, sentence: str) -> bool:
+        """A small model likes to repeat its last elaboration; an answer never repeats an earlier one."""
+        said = sentence.strip().lower()
+        return any(said in turn.text.lower() for turn in self.history if turn.role == "assistant")
 
     def llm_verdict(self, question: str = VERDICT_QUESTION) -> float | None:
         """AnomalyGPT's route: P("Yes") against P("No") as the LLM's first answer word, given only the

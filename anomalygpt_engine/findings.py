@@ -178,7 +178,6 @@ class Findings:
         )
 
     def product_sentence(self) -> str:
-        text = f"This is an image of a {self.subject()}."
         if self.description:
-            text += f" {self.description.rstrip('.')}."
-        return text
+            return f"This is an image of a {self.subject()} ({self.description.rstrip('.')})."
+        return f"This is an image of a {self.subject()}."

@@ -85,14 +85,14 @@ class PromptLearner(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> PromptLearner:
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
         path = Path(path)
         try:
             with safe_open(str(path), framework="pt") as handle:
                 spec = PromptLearnerSpec(**json.loads(handle.metadata()["spec"]))
             tensors = load_file(str(path))
-        except (OSError, KeyError, ValueError, TypeError) as exc:
+        except (OSError, KeyError, ValueError, TypeError, SafetensorError) as exc:
             raise ModelLoadError(f"{path}: not a prompt learner weights file ({exc})") from exc
         learner = cls(spec)
         learner.load_state_dict(tensors)

@@ -121,5 +121,5 @@ def test_history_truncation_drops_old_turns(tiny_llm):
         session.answer(f"Question number {index}: where is the anomaly and how large is it?")
     assert len(session.history) == 16  # everything is remembered ...
     assert session.last_stats["history_turns"] < 7  # ... but only what fits is sent to the model
-    embeds = session.prompt_embeds("One more question about the anomaly?")
-    assert embeds.shape[1] <= 160
+    embeds, keys = session.prompt_embeds("One more question about the anomaly?")
+    assert embeds.shape[1] == len(keys) <= 160
