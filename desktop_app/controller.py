@@ -34,8 +34,10 @@ def _load_compatible(repo: ReferenceRepository, name: str, engine: Engine) -> Re
 class InspectionController(QObject):
     """State of the station: current product and references, image list, counters, pending work."""
 
+    DISPLAY_MS = 150
     productReady = Signal(str)  # references for this product are calibrated and loaded
-    recordShown = Signal(object)  # InspectionRecord
+    recordShown = Signal(object)  # InspectionRecord now on screen
+    inspectionDone = Signal(object)  # every InspectionRecord, shown or not (batches coalesce the view)
     batchDone = Signal(int, bool)
 
     def __init__(
@@ -63,6 +65,13 @@ class InspectionController(QObject):
         self.pending = 0
         self.continuous = QTimer(self)
         self.continuous.timeout.connect(self._continuous_tick)
+        # During a batch the view shows the newest result at most every DISPLAY_MS: results may
+        # arrive every 30 ms, and repainting the whole window for each would starve the event loop.
+        self._latest: InspectionRecord | None = None
+        self._display = QTimer(self)
+        self._display.setSingleShot(True)
+        self._display.setInterval(self.DISPLAY_MS)
+        self._display.timeout.connect(self._show_latest)
         self._connect()
 
     # -- wiring ----------------------------------------------------------------------------
@@ -73,7 +82,6 @@ class InspectionController(QObject):
         worker.batchFinished.connect(self._on_batch_finished)
         worker.referencesReady.connect(self._on_references_ready)
         worker.token.connect(self._on_token)
-        worker.chatNotice.connect(w.chat.add_notice)
         worker.chatFinished.connect(self._on_chat_finished)
         worker.error.connect(self._on_error)
         act("capture").triggered.connect(self.capture_or_next)
@@ -283,7 +291,18 @@ class InspectionController(QObject):
         self.records[record.id] = record
         while len(self.records) > 200:
             self.records.popitem(last=False)
-        self._show(record)
+        self.inspectionDone.emit(record)
+        if request == self.batch_request:
+            self._latest = record
+            if not self._display.isActive():
+                self._display.start()
+        else:
+            self._show(record)
+
+    def _show_latest(self) -> None:
+        if self._latest is not None:
+            record, self._latest = self._latest, None
+            self._show(record)
 
     def _show(self, record: InspectionRecord) -> None:
         self.current = record
@@ -306,6 +325,8 @@ class InspectionController(QObject):
         if request != self.batch_request:
             return
         self.batch_request = None
+        self._display.stop()
+        self._show_latest()
         self.window.controls.hide_batch()
         state = "cancelled after" if cancelled else "finished:"
         self.window.show_message(f"Batch {state} {done} image(s) inspected")

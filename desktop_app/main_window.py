@@ -6,10 +6,10 @@ from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         self.banner = VerdictBanner()
         self.counters = CountersPanel()
         self.view = InspectionView()
-        self.controls = ControlPanel()
+        self.controls = ControlPanel(self.counters)
         self.chat = ChatPane()
         self.references = ReferenceManager(repository)
         self._build_central()
@@ -62,21 +62,18 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
         self.status_message = QLabel("")
+        self.status_message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.device_label = QLabel("")
         self.device_label.setObjectName("deviceLabel")
         self.statusBar().addWidget(self.status_message, 1)
         self.statusBar().addPermanentWidget(self.device_label)
 
     def _build_central(self) -> None:
-        top = QHBoxLayout()
-        top.setSpacing(10)
-        top.addWidget(self.banner, 1)
-        top.addWidget(self.counters)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 8, 8, 4)
         layout.setSpacing(8)
-        layout.addLayout(top)
+        layout.addWidget(self.banner)
         layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
 
@@ -85,6 +82,8 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.controls)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumWidth(300)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.controls_dock = QDockWidget("Station", self)
         self.controls_dock.setObjectName("stationDock")
         self.controls_dock.setWidget(scroll)
@@ -99,7 +98,7 @@ class MainWindow(QMainWindow):
         self.side_dock.setWidget(self.tabs)
         self.side_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.side_dock)
-        self.resizeDocks([self.controls_dock, self.side_dock], [290, 470], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.controls_dock, self.side_dock], [310, 430], Qt.Orientation.Horizontal)
 
     def add_side_tab(self, widget: QWidget, title: str) -> None:
         """Where other features (e.g. the history browser) plug in."""

@@ -28,7 +28,7 @@ class SmokeTest(QObject):
         controller = station.controller
         controller.productReady.connect(self._inspect_demo)
         controller.batchDone.connect(self._finish)
-        controller.recordShown.connect(
+        controller.inspectionDone.connect(
             lambda r: self.verdicts.append(f"{r.name}: {r.result.verdict.value} {r.result.score:.2f}")
         )
         station.client.worker.loadFailed.connect(self._load_failed)

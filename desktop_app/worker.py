@@ -78,7 +78,6 @@ class EngineWorker(QObject):
     batchFinished = Signal(int, int, bool)  # request, images inspected, cancelled
     token = Signal(int, int, str)  # request, inspection id, text piece
     chatFinished = Signal(int, int, bool)  # request, inspection id, cancelled
-    chatNotice = Signal(int, str)  # inspection id, e.g. "no language model loaded: template answers"
     error = Signal(int, str)  # request (0 = none), readable message
     done = Signal(int, object)  # request, return value of a run() call
 
@@ -223,8 +222,6 @@ class EngineWorker(QObject):
                 result, refs, _image = self._results[inspection_id]
                 session = self.engine.chat(result, refs)
                 self._sessions[inspection_id] = session
-                if getattr(session, "notice", None):
-                    self.chatNotice.emit(inspection_id, session.notice)
             for piece in session.ask(question):
                 if self._cancelled(request):
                     cancelled = True

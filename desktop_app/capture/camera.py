@@ -11,7 +11,7 @@ import logging
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from desktop_app.worker import register_thread
 
@@ -76,6 +76,15 @@ class _CameraReader(QObject):
             self._capture.release()
             self._capture = None
 
+    @Slot()
+    def shutdown(self) -> None:
+        """Release everything inside the camera thread: a QTimer must die in the thread it lives in."""
+        self.close()
+        if self._timer is not None:
+            self._timer.deleteLater()
+            self._timer = None
+        self.moveToThread(QCoreApplication.instance().thread())  # so Python can delete it later
+
 
 class CameraSource(QObject):
     """GUI-side handle: open/close a camera, keep the latest frame for capture, stop the thread."""
@@ -118,9 +127,10 @@ class CameraSource(QObject):
 
     def stop(self, timeout_ms: int = 5000) -> bool:
         """Release the camera and end the thread; called on exit."""
-        self.close()
+        self.is_open = False
         if not self._thread.isRunning():
             return True
+        QMetaObject.invokeMethod(self._reader, "shutdown", Qt.ConnectionType.BlockingQueuedConnection)
         self._thread.quit()
         return self._thread.wait(timeout_ms)
 

@@ -1,8 +1,10 @@
 """Hot folder: inspect new image files as they arrive, never a half-written one.
 
 Polling, not only QFileSystemWatcher: network shares and some writers never send change events.
-A new file is handed on once its size and mtime are unchanged over two consecutive polls and it
-can be opened for reading; files present when watching starts are left alone.
+A new file is handed on once its size and mtime are unchanged over two consecutive polls, it can be
+opened for reading (Windows writers hold a lock until done) and, for JPEG and PNG, its trailer is
+present: a writer that pauses longer than the poll interval still cannot hand us half an image.
+Files present when watching starts are left alone.
 """
 
 from __future__ import annotations
@@ -80,10 +82,17 @@ class HotFolderWatcher(QObject):
 
     @staticmethod
     def _openable(path: Path) -> bool:
-        """A writer on Windows holds the file locked until done; elsewhere this is a cheap read."""
+        """Readable now, and the format's end marker is there where the format has one."""
         try:
             with path.open("rb") as handle:
-                handle.read(1)
-            return True
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, size - 64))
+                tail = handle.read()
         except OSError:
             return False
+        suffix = path.suffix.lower()
+        if suffix in (".jpg", ".jpeg"):
+            return b"\xff\xd9" in tail[-16:]  # EOI (some cameras pad a few bytes after it)
+        if suffix == ".png":
+            return b"IEND" in tail[-16:]
+        return True

@@ -92,13 +92,6 @@ class ChatPane(QWidget):
         if inspection_id == self.inspection_id:
             self._render()
 
-    def add_notice(self, inspection_id: int, text: str) -> None:
-        """A one-off note from the engine (e.g. answers come from templates), kept above the answer."""
-        turns = self.conversations.setdefault(inspection_id, [])
-        turns.insert(max(0, len(turns) - 2), ["notice", text])
-        if inspection_id == self.inspection_id:
-            self._render()
-
     def finish_answer(self, inspection_id: int, cancelled: bool = False, error: str | None = None) -> None:
         turns = self.conversations.get(inspection_id)
         if turns and turns[-1][0] == "assistant":
@@ -142,8 +135,6 @@ class ChatPane(QWidget):
                 parts.append(
                     f"<p style='margin:10px 0 2px 0'><b style='color:#4fa3e0'>Inspector</b><br>{body}</p>"
                 )
-            elif role == "notice":
-                parts.append(f"<p style='margin:6px 0; color:#9aa5b1'><i>{body}</i></p>")
             elif role == "error":
                 parts.append(f"<p style='margin:2px 0 8px 0; color:#ef9a9a'>{body}</p>")
             else:

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.widgets.theme import legend_pixmap
+
 
 def rgb_to_pixmap(frame: np.ndarray, width: int) -> QPixmap:
     """Scaled preview of an RGB uint8 frame (the QImage borrows the array only for this call)."""
@@ -42,8 +44,9 @@ class ControlPanel(QWidget):
     nextRequested = Signal()
     hotFolderToggled = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, counters: QWidget | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.counters = counters
         self.product = QComboBox()
         self.product.setObjectName("productSelector")
         self.product.currentTextChanged.connect(lambda text: text and self.productChosen.emit(text))
@@ -64,6 +67,12 @@ class ControlPanel(QWidget):
         fit.clicked.connect(self.fitRequested)
         self.legend = QLabel()
         self.legend.setObjectName("legend")
+        self.legend.setPixmap(legend_pixmap())
+        self.legend.setToolTip(
+            "Fixed calibrated scale for every image; the white tick is the decision boundary"
+        )
+        self.legend_text = QLabel("normal · · · 0.5 boundary · · · anomalous")
+        self.legend_text.setObjectName("legendText")
         self.preview = QLabel("Camera off")
         self.preview.setObjectName("cameraPreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -105,6 +114,9 @@ class ControlPanel(QWidget):
             layout.addSpacing(6)
             layout.addWidget(label)
 
+        if self.counters is not None:
+            section("Session")
+            layout.addWidget(self.counters)
         section("Product")
         layout.addWidget(self.product)
         layout.addWidget(self.product_status)
@@ -118,6 +130,7 @@ class ControlPanel(QWidget):
         grid.addWidget(self.opacity, 0, 1)
         layout.addLayout(grid)
         layout.addWidget(self.legend)
+        layout.addWidget(self.legend_text)
         layout.addWidget(self.reference)
         section("Camera")
         layout.addWidget(self.preview)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsPathItem,
@@ -55,8 +55,6 @@ class InspectionView(QWidget):
         self.view.addItem(self.heatmap_item)
         self._overlays: list = []
         self._ref_widget, self.ref_view, self.ref_item = _image_box("Nearest normal reference")
-        self.ref_view.setXLink(self.view)
-        self.ref_view.setYLink(self.view)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self._main_widget)
         self.splitter.addWidget(self._ref_widget)
@@ -72,6 +70,14 @@ class InspectionView(QWidget):
         layout.addWidget(self.stack)
         self.heatmap_visible = True
         self.result: InspectionResult | None = None
+        # Fit the image to the view until the inspector zooms or pans; fit again on each new size.
+        self._auto_fit = True
+        self._fit_timer = QTimer(self)  # fit after the layout settles: sizes mid-resize are stale
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit_now)
+        self.view.sigResized.connect(self._refit)
+        self.view.sigRangeChangedManually.connect(self._user_zoomed)
 
     # -- public API ------------------------------------------------------------------------
     def show_result(
@@ -94,7 +100,11 @@ class InspectionView(QWidget):
         if reference is not None:
             self.ref_item.setImage(reference, autoLevels=False, levels=(0, 255))
         if first:
-            self.view.autoRange(padding=0.02)
+            # Wide parts get the reference below, tall ones beside: both stay as large as possible.
+            wide = width > 1.3 * height
+            self.splitter.setOrientation(Qt.Orientation.Vertical if wide else Qt.Orientation.Horizontal)
+            self._auto_fit = True
+        self._refit()
 
     def show_frame(self, image: np.ndarray, title: str = "Camera") -> None:
         """A plain image without analysis (e.g. a captured frame while it is being inspected)."""
@@ -119,9 +129,36 @@ class InspectionView(QWidget):
 
     def set_reference_visible(self, visible: bool) -> None:
         self._ref_widget.setVisible(visible)
+        if visible:
+            half = (
+                max(
+                    1,
+                    self.splitter.width()
+                    if self.splitter.orientation() == Qt.Orientation.Horizontal
+                    else self.splitter.height(),
+                )
+                // 2
+            )
+            self.splitter.setSizes([half, half])
+        self._refit()
 
     def reset_zoom(self) -> None:
-        self.view.autoRange(padding=0.02)
+        self._auto_fit = True
+        self._refit()
+
+    def _refit(self, *_args) -> None:
+        self._fit_now()
+        self._fit_timer.start()
+
+    def _fit_now(self) -> None:
+        if self._auto_fit and self.image_item.image is not None:
+            # Only the image decides the range: text labels and boxes have odd bounds when scaled.
+            self.view.autoRange(padding=0.02, items=[self.image_item])
+            if self.ref_item.image is not None:
+                self.ref_view.autoRange(padding=0.02, items=[self.ref_item])
+
+    def _user_zoomed(self, *_args) -> None:
+        self._auto_fit = False
 
     # -- drawing ---------------------------------------------------------------------------
     def _clear_overlays(self) -> None:

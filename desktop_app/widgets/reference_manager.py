@@ -82,7 +82,7 @@ class ReferenceManager(QWidget):
             ("save_desc", "Save description"),
             ("files", "Add files…"),
             ("camera", "Add from camera"),
-            ("good", "Mark current as good"),
+            ("good", "Mark current good"),
             ("remove", "Remove selected"),
             ("recalibrate", "Recalibrate"),
         ]:
@@ -102,7 +102,7 @@ class ReferenceManager(QWidget):
             product_row.addWidget(buttons[key])
         ref_grid = QGridLayout()
         for index, key in enumerate(("files", "camera", "good", "remove", "recalibrate", "save_desc")):
-            ref_grid.addWidget(buttons[key], index // 3, index % 3)
+            ref_grid.addWidget(buttons[key], index // 2, index % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self._caption("Products"))

@@ -44,3 +44,22 @@ def apply_theme(app: QApplication) -> None:
     font.setPointSizeF(10.5)
     app.setFont(font)
     pg.setConfigOptions(antialias=True)
+
+
+def legend_pixmap(width: int = 260, height: int = 14):
+    """The heatmap's fixed scale as a bar (0 left, 1 right, white tick at the 0.5 boundary)."""
+    from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+    lut = heatmap_lut(width)
+    rgba = np.repeat(lut[None, :, :], height, axis=0)
+    background = np.array([38, 44, 51], np.float32)  # PANEL: what "transparent" looks like here
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    rgb = (rgba[:, :, :3] * alpha + background * (1 - alpha)).astype(np.uint8)
+    rgb = np.ascontiguousarray(rgb)
+    image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888).copy()
+    pixmap = QPixmap.fromImage(image)
+    painter = QPainter(pixmap)
+    painter.setPen(QColor("#ffffff"))
+    painter.drawLine(width // 2, 0, width // 2, height)
+    painter.end()
+    return pixmap

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from anomalygpt_engine import InspectionResult, Verdict
 from desktop_app.widgets.theme import VERDICT_COLOURS
@@ -45,12 +54,14 @@ class VerdictBanner(QFrame):
         self.verdict_label = QLabel("READY")
         self.verdict_label.setObjectName("verdictWord")
         self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.verdict_label.setMinimumWidth(260)
+        self.verdict_label.setMinimumWidth(300)
         self.score_label = QLabel("")
         self.score_label.setObjectName("verdictScore")
         self.detail_label = QLabel("Load a product and inspect a part")
         self.detail_label.setObjectName("verdictDetail")
         self.detail_label.setWordWrap(True)
+        for label in (self.score_label, self.detail_label):  # long file names must not widen the window
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         text = QVBoxLayout()
         text.setSpacing(2)
         text.addStretch(1)
@@ -77,10 +88,11 @@ class VerdictBanner(QFrame):
         key = result.verdict.value
         self._paint(key)
         self.verdict_label.setText(key)
-        self.score_label.setText(f"Score {result.score:.2f}  ·  boundary 0.50  ·  {result.latency_ms:.0f} ms")
+        self.score_label.setText(f"Score {result.score:.2f}   (boundary 0.50)")
         where = ", ".join(r.location for r in result.regions[:3])
-        found = f"{len(result.regions)} region(s): {where}" if result.regions else "no anomalous region"
-        self.detail_label.setText(f"{name}  ·  {result.product}  ·  {found}")
+        count = len(result.regions)
+        found = f"{count} region{'s' if count != 1 else ''}: {where}" if count else "no anomalous region"
+        self.detail_label.setText(f"{found}  ·  {result.latency_ms:.0f} ms  ·  {result.product}  ·  {name}")
 
     def show_busy(self, message: str) -> None:
         self._paint("BUSY")
@@ -104,8 +116,8 @@ class CountersPanel(QFrame):
         super().__init__(parent)
         self.setObjectName("counters")
         grid = QGridLayout(self)
-        grid.setContentsMargins(12, 6, 12, 6)
-        grid.setHorizontalSpacing(18)
+        grid.setContentsMargins(10, 6, 10, 6)
+        grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(0)
         self.values: dict[str, QLabel] = {}
         for column, (key, title) in enumerate(
@@ -116,13 +128,14 @@ class CountersPanel(QFrame):
             value = QLabel("0" if key != "yield" else "–")
             value.setObjectName(f"counter_{key}")
             value.setProperty("counter", True)
-            grid.addWidget(caption, 0, column, Qt.AlignmentFlag.AlignHCenter)
-            grid.addWidget(value, 1, column, Qt.AlignmentFlag.AlignHCenter)
+            row = 2 * (column // 3)
+            grid.addWidget(caption, row, column % 3, Qt.AlignmentFlag.AlignHCenter)
+            grid.addWidget(value, row + 1, column % 3, Qt.AlignmentFlag.AlignHCenter)
             self.values[key] = value
         self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("Reset the session counters to zero")
+        self.reset_button.setToolTip("Reset the session counters to zero (Ctrl+Shift+R)")
         self.reset_button.clicked.connect(self.resetRequested)
-        grid.addWidget(self.reset_button, 0, 5, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.reset_button, 2, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
 
     def show_counts(self, counts: SessionCounts) -> None:
         self.values["total"].setText(str(counts.total))
