@@ -33,6 +33,7 @@ class HistoryRecorder:
         self.station_name = station_name
         self.store = None
         self.failed: str | None = None
+        self.recorded = 0
 
     def __call__(self, record) -> None:
         if self.failed:
@@ -56,6 +57,7 @@ class HistoryRecorder:
             engine_version=__version__,
             model_version="embedded",
         )
+        self.recorded += 1
 
     def close(self) -> None:
         if self.store is not None:
@@ -93,6 +95,14 @@ class Station(QObject):
         self.window.controls.opacity.setValue(self.settings.heatmap_opacity)
         self._progress = None
         self._stopped = False
+        self.window.action("settings").triggered.connect(self.edit_settings)
+        self.history_tab = None
+        if record_history:
+            from desktop_app.widgets.history_tab import HistoryTab
+
+            self.history_tab = HistoryTab()
+            self.window.add_side_tab(self.history_tab, "History")
+            self.window.tabs.currentChanged.connect(self._tab_changed)
 
     def start(self, show: bool = True) -> None:
         """Show the window, load the models in the worker behind a progress dialog, open the product."""
@@ -132,6 +142,33 @@ class Station(QObject):
         else:
             self.window.banner.show_ready("Create a product in the Reference sets tab")
 
+    def _tab_changed(self, index: int) -> None:
+        if self.history_tab is not None and self.window.tabs.widget(index) is self.history_tab:
+            self.history_tab.activate()
+
+    def edit_settings(self) -> None:
+        """Camera and hot folder apply at once; device and model paths at the next start."""
+        from desktop_app.settings import save_settings
+        from desktop_app.widgets.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.window)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        self.apply_settings(dialog.result_settings())
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.window.show_message(f"Could not save settings: {exc}")
+
+    def apply_settings(self, settings) -> None:
+        engine_changed = settings.engine_overrides() != self.settings.engine_overrides()
+        self.settings = self.controller.settings = settings
+        self.window.controls.hot_label.setText(settings.hot_folder or "No hot folder set (File ▸ Settings)")
+        if self.hot_folder.is_watching:  # restart on the new folder only when asked to
+            self.window.controls.hot_button.setChecked(False)
+        if engine_changed:
+            self.window.show_message("Device and model changes apply at the next start")
+
     def _on_load_failed(self, message: str) -> None:
         self._close_progress()
         self.window.banner.show_ready("Engine not loaded")
@@ -156,6 +193,8 @@ class Station(QObject):
         self.client.stop()
         if self.history is not None:
             self.history.close()
+        if self.history_tab is not None:
+            self.history_tab.close_store()
         if save:
             geometry, state = self.window.layout_state()
             self.settings = self.settings.with_changes(

@@ -28,18 +28,13 @@ def demo_samples_dir() -> Path:
 
 
 def user_data_dir() -> Path:
-    """Per-user writable folder for settings and reference sets; ANOMALYGPT_DATA_DIR overrides it.
+    """Per-user writable folder for settings, reference sets and history; ANOMALYGPT_DATA_DIR overrides.
 
-    Plain platform rules (as platformdirs would give) so that this works without a QApplication.
+    Plain platform rules, no QApplication needed, and the same folder the history store uses.
     """
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    home = Path.home()
-    if sys.platform.startswith("win"):
-        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
-        return base / APP_NAME
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / APP_NAME
-    base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "anomalygpt-inspector"
+    if os.name == "nt":
+        return Path(os.environ.get("APPDATA") or Path.home()) / APP_NAME
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "anomalygpt-inspector"

@@ -140,7 +140,8 @@ class ChatPane(QWidget):
             else:
                 cursor = " <span style='color:#4fa3e0'>▌</span>" if streaming else ""
                 parts.append(
-                    f"<p style='margin:2px 0 8px 0'><b style='color:#a5d6a7'>AnomalyGPT</b><br>{body}{cursor}</p>"
+                    f"<p style='margin:2px 0 8px 0'><b style='color:#a5d6a7'>AnomalyGPT</b><br>"
+                    f"{body}{cursor}</p>"
                 )
         self.transcript.setHtml("".join(parts))
         bar = self.transcript.verticalScrollBar()

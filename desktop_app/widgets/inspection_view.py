@@ -23,9 +23,9 @@ from desktop_app.widgets.theme import BACKGROUND, MUTED, REGION_PEN, heatmap_lut
 
 EMPTY_TEXT = (
     "<div style='font-size:20pt; color:#e6e9ef'>No inspection yet</div>"
-    "<div style='font-size:12pt; color:%s; margin-top:12px'>"
+    f"<div style='font-size:12pt; color:{MUTED}; margin-top:12px'>"
     "Press <b>Space</b> to inspect the next sample image, <b>Ctrl+O</b> to open an image,<br>"
-    "<b>Ctrl+Shift+O</b> to inspect a folder, or start the camera with <b>F5</b>.</div>" % MUTED
+    "<b>Ctrl+Shift+O</b> to inspect a folder, or start the camera with <b>F5</b>.</div>"
 )
 
 

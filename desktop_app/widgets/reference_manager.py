@@ -163,7 +163,8 @@ class ReferenceManager(QWidget):
     def status_text(info: ProductInfo) -> str:
         if info.is_calibrated:
             when = dt.datetime.fromtimestamp(info.calibrated_at).strftime("%Y-%m-%d %H:%M")
-            return f"<b>{info.n_references}</b> references  ·  <span style='color:#81c784'>calibrated {when}</span>"
+            calibrated = f"<span style='color:#81c784'>calibrated {when}</span>"
+            return f"<b>{info.n_references}</b> references  ·  {calibrated}"
         if info.n_references == 0:
             return "<span style='color:#ffb74d'>No references: add normal (good) images</span>"
         return f"<b>{info.n_references}</b> references  ·  <span style='color:#ffb74d'>calibration due</span>"

@@ -61,7 +61,7 @@ def calibrated_data_dir(data_dir, calibrated_template) -> Path:
     return data_dir
 
 
-def make_station(qtbot, engine, settings=None):
+def make_station(qtbot, engine, settings=None, record_history: bool = False):
     """A real Station (window, worker, camera, hot folder) on the shared engine, started and shown."""
     from PySide6.QtWidgets import QApplication
 
@@ -70,7 +70,7 @@ def make_station(qtbot, engine, settings=None):
     from desktop_app.widgets.theme import apply_theme
 
     apply_theme(QApplication.instance())
-    station = Station(settings=settings or Settings(), engine=engine, record_history=False)
+    station = Station(settings=settings or Settings(), engine=engine, record_history=record_history)
     qtbot.addWidget(station.window)
     with qtbot.waitSignal(station.controller.productReady, timeout=60_000):
         station.start(show=True)

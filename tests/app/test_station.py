@@ -182,3 +182,17 @@ def test_counters_reset_and_layout_is_remembered(qtbot, engine, calibrated_data_
     station.shutdown(save=True)
     saved = load_settings()
     assert saved.window_geometry and saved.window_state and saved.current_product == DEMO_PRODUCT
+
+
+def test_inspections_are_recorded_and_shown_in_the_history_tab(qtbot, engine, calibrated_data_dir):
+    station = make_station(qtbot, engine, record_history=True)
+    try:
+        with qtbot.waitSignal(station.controller.recordShown, timeout=30_000):
+            station.controller.step(+1)
+        qtbot.waitUntil(lambda: station.history.recorded == 1, timeout=30_000)
+        station.window.tabs.setCurrentWidget(station.history_tab)
+        browser = station.history_tab.browser
+        assert browser is not None
+        qtbot.waitUntil(lambda: browser.model.rowCount() == 1, timeout=10_000)
+    finally:
+        station.shutdown(save=False)

@@ -1,0 +1,107 @@
+"""The controller's image sources: image lists and folders, the camera, the hot folder.
+
+A mixin of InspectionController, kept apart so each file stays readable; it uses the controller's
+`inspect()`, `window`, `settings`, `camera` and `hot_folder`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from desktop_app.capture import list_images
+from desktop_app.references import demo_test_images
+from desktop_app.widgets.reference_manager import IMAGE_FILTER
+
+
+class SourcesMixin:
+    def set_images(self, paths: list[Path], index: int = -1) -> None:
+        self.images, self.index = list(paths), index
+
+    def step(self, delta: int) -> None:
+        """Next/previous image of the current list (a folder, or the demo samples on first run)."""
+        if not self.images:
+            self.set_images(demo_test_images())
+        if not self.images:
+            self.window.show_message("No image list: open an image or a folder first")
+            return
+        self.index = (self.index + delta) % len(self.images)
+        self.inspect(self.images[self.index], "file")
+
+    def capture_or_next(self) -> None:
+        """Space: a camera frame when the camera runs, else the next image of the list."""
+        if self.camera.is_open:
+            frame = self.camera.capture()
+            if frame is None:
+                self.window.show_message("No camera frame yet")
+            else:
+                self.inspect(frame, "camera")
+        else:
+            self.step(+1)
+
+    def inspect_folder(self, folder: Path) -> int | None:
+        paths = list_images(folder)
+        if not paths:
+            self.window.show_message(f"No images in {folder}")
+            return None
+        if not self._ready():
+            return None
+        self.set_images(paths)
+        self.window.controls.show_batch(0, len(paths), f"0/{len(paths)}")
+        self.batch_request = self.client.inspect_batch(paths, self.refs, "batch")
+        return self.batch_request
+
+    def _open_image_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.set_images([Path(path)], 0)
+            self.inspect(Path(path), "file")
+
+    def _open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Inspect every image in a folder")
+        if folder:
+            self.inspect_folder(Path(folder))
+
+    # -- camera and hot folder -------------------------------------------------------------
+    def toggle_camera(self) -> None:
+        if self.camera.is_open:
+            self.camera.close()
+            self._camera_stopped("Camera stopped")
+        else:
+            self.window.show_message(f"Opening camera {self.settings.camera_source}…")
+            self.camera.open(self.settings.camera_source_value())
+
+    def _camera_stopped(self, message: str) -> None:
+        self.window.controls.set_camera_running(False)
+        self.window.action("continuous").setChecked(False)
+        self.window.show_message(message)
+
+    def set_continuous(self, on: bool) -> None:
+        if on:
+            self.continuous.start(max(100, self.settings.continuous_interval_ms))
+        else:
+            self.continuous.stop()
+
+    def _continuous_tick(self) -> None:
+        """Inspect the newest frame unless the previous one is still in the worker's queue."""
+        if self.camera.is_open and self.pending == 0 and self.batch_request is None:
+            frame = self.camera.capture()
+            if frame is not None:
+                self.inspect(frame, "camera")
+
+    def set_hot_folder(self, on: bool) -> None:
+        folder = self.settings.hot_folder
+        if on and (not folder or not self.hot_folder.start(folder)):
+            if not folder:
+                self.window.show_message("Set a hot folder in File ▸ Settings first")
+            self.window.controls.hot_button.setChecked(False)
+            return
+        if not on:
+            self.hot_folder.stop()
+        self.window.controls.hot_button.setText("Stop watching" if on else "Watch hot folder")
+        self.window.show_message(f"Watching {folder} for new images" if on else "Hot folder off")
+
+    def _hot_folder_failed(self, message: str) -> None:
+        self.window.controls.hot_button.setChecked(False)
+        self.window.show_message(message)
