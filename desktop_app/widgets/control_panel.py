@@ -76,7 +76,7 @@ class ControlPanel(QWidget):
         self.preview = QLabel("Camera off")
         self.preview.setObjectName("cameraPreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumHeight(150)
+        self.preview.setMinimumHeight(120)
         self.camera_button = QPushButton("Start camera  (F5)")
         self.camera_button.clicked.connect(self.cameraToggled)
         self.capture_button = QPushButton("Capture && inspect  (Space)")
