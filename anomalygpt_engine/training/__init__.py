@@ -1,0 +1,1 @@
+"""Training loops (decoder, prompt learner): CPU-feasible, resumable, deterministic."""
