@@ -109,7 +109,7 @@ def template_answer(findings: Findings, intent: Intent) -> str:
 
 # -- consistency ---------------------------------------------------------------------------------------
 _NEGATED = re.compile(
-    r"\b(no|not any|without|free of|free from|absence of|n't (have|show|contain|see)|not (see|find|detect))\b"
+    r"(\b(no|not|never|without|free of|free from|absence of)\b|n't\b)"
     r"[^.!?]{0,40}\b(anomal|defect|damag|flaw|crack|scratch|problem|issue|irregular)"
     r"|\b(looks?|appears?|is|seems?) (completely |perfectly |entirely )?(normal|fine|flawless|perfect|intact|good)\b"
     r"|\bno (visible )?(signs?|evidence)\b",
@@ -117,7 +117,7 @@ _NEGATED = re.compile(
 )
 _ASSERTED = re.compile(
     r"\b(there (is|are)|has|have|shows?|contains?|with|found|detected|visible)\s+(an?\s+|some\s+|one\s+|several\s+|"
-    r"two\s+|three\s+|a few\s+)?(\w+\s+){0,2}(anomal|defect|damag|flaw|crack|scratch|hole|stain|contaminat)"
+    r"two\s+|three\s+|a few\s+)?((?!no\b|not\b|any\b)\w+\s+){0,2}(anomal|defect|damag|flaw|crack|scratch|hole|stain|contaminat)"
     r"|\bthe (anomaly|defect) (is|lies|appears)\b|^\s*yes\b",
     re.IGNORECASE,
 )
@@ -127,14 +127,13 @@ LOCATION_WORDS = re.compile(r"\b(top left|top right|bottom left|bottom right|top
 def polarity(text: str) -> bool | None:
     """True if the text says there is an anomaly, False if it says there is none, None if neither."""
     stripped = text.strip().lower()
-    if stripped.startswith("no") and not stripped.startswith(("normal", "none of", "not only")):
-        if re.match(r"no\b", stripped):
-            return False
-    negated = bool(_NEGATED.search(text))
-    asserted = bool(_ASSERTED.search(text))
-    if negated and not asserted:
+    if re.match(r"yes\b", stripped):
+        return True
+    if re.match(r"no\b", stripped):
         return False
-    if asserted and not negated:
+    if _NEGATED.search(text):  # a negated mention dominates: "with no visible anomalies"
+        return False
+    if _ASSERTED.search(text):
         return True
     return None
 
@@ -283,6 +282,8 @@ class DialogueSession:
         grounded = grounded_answer(self.findings, intent)
         if grounded:
             yield grounded
+            if self.max_new_tokens <= 0:  # grounded sentences only (fast evaluation runs)
+                return
         started = time.perf_counter()
         embeds, keys = self.prompt_embeds(question, prefix=grounded)
         stats: dict = {}

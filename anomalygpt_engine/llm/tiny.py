@@ -22,7 +22,7 @@ _CORPUS = [
 
 
 def save_tiny_llm(folder: str | Path, hidden_size: int = 64, layers: int = 2, context: int = 512,
-                  seed: int = 0, chat_template: str | None = CHATML_TEMPLATE) -> Path:
+                  seed: int = 0, chat_template: str | None = CHATML_TEMPLATE, init_range: float = 0.02) -> Path:
     """Write a random LlamaForCausalLM (safetensors) and its tokenizer to `folder`."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -49,6 +49,7 @@ def save_tiny_llm(folder: str | Path, hidden_size: int = 64, layers: int = 2, co
         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
         max_position_embeddings=context, eos_token_id=fast.convert_tokens_to_ids("<|im_end|>"),
         bos_token_id=fast.convert_tokens_to_ids("<|endoftext|>"), tie_word_embeddings=True,
+        initializer_range=init_range,
     )
     LlamaForCausalLM(config).save_pretrained(str(folder), safe_serialization=True)
     return folder
