@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from anomalygpt_engine.backbones import Encoder, create_encoder
-from anomalygpt_engine.calibration import Calibration, fit_boundary
+from anomalygpt_engine.calibration import Calibration, fit_boundary, tail_rule
 from anomalygpt_engine.config import EngineConfig
 from anomalygpt_engine.device import resolve_device, resolve_dtype
 from anomalygpt_engine.errors import ReferenceSetError
@@ -27,7 +27,7 @@ from anomalygpt_engine.memory_bank import (
 )
 from anomalygpt_engine.reference_set import ReferenceSet
 from anomalygpt_engine.regions import find_regions
-from anomalygpt_engine.synthesis import simulate
+from anomalygpt_engine.synthesis import jitter, simulate
 from anomalygpt_engine.types import InspectionResult, Verdict
 
 MAX_MAP_SIDE = 2048  # result maps of huge images are downscaled to this longer side
@@ -50,6 +50,7 @@ class Engine:
         self.device = resolve_device(self.config)
         self.dtype = resolve_dtype(self.config, self.device)
         self._encoder: Encoder | None = None
+        self._decoder = None  # (AnomalyDecoder, zero-shot Calibration), loaded on first use
         self._lock = threading.Lock()
         if self.config.num_threads:
             torch.set_num_threads(self.config.num_threads)
@@ -68,8 +69,31 @@ class Engine:
     def fingerprint(self) -> dict:
         """What must match between a reference set and the engine inspecting with it."""
         c = self.config
-        return {"backbone": c.backbone, "backbone_path": c.backbone_path, "layers": list(c.layers),
-                "image_size": c.image_size}
+        fingerprint = {"backbone": c.backbone, "backbone_path": c.backbone_path, "layers": list(c.layers),
+                       "image_size": c.image_size}
+        if c.mode == "fused":  # fused sets are calibrated on fused scores; few-shot sets stay as they were
+            fingerprint.update(mode="fused", decoder_weights=c.decoder_weights, fusion_weight=c.fusion_weight)
+        return fingerprint
+
+    @property
+    def decoder(self):
+        """The localization decoder and its zero-shot calibration, loaded once (zeroshot/fused modes)."""
+        with self._lock:
+            if self._decoder is None:
+                from anomalygpt_engine.decoder import load_decoder_for
+
+                self._decoder = load_decoder_for(self.config, self.device)
+            return self._decoder
+
+    def _score_maps(self, layers: list[torch.Tensor], bank: PatchBank | None) -> np.ndarray:
+        """Smoothed raw maps (B x S x S) for the configured mode: bank distance, decoder, or both."""
+        size = self.config.image_size
+        if bank is None or self.config.mode == "zeroshot":
+            return self._smooth(self.decoder[0](layers, size))
+        maps = patch_distance_maps(layers, bank, size)
+        if self.config.mode == "fused":
+            maps = maps.float() + self.config.fusion_weight * self.decoder[0](layers, size).to(maps.device)
+        return self._smooth(maps)
 
     # -- references -----------------------------------------------------------------------
     def build_references(self, images: Sequence[np.ndarray], product: str, description: str = "") -> ReferenceSet:
@@ -90,8 +114,10 @@ class Engine:
         images = [ensure_rgb_uint8(img) for img in images]
         rotations = self.config.rotations or (0,)
         rotated = rotate_images(images, rotations)
+        # Jittered copies stand in for other good parts only when there is no other reference.
+        n_jitter = 6 if len(images) == 1 else 0
         n_sim = self._simulation_count(len(images))
-        total = len(rotated) + n_sim
+        total = len(rotated) + n_jitter + n_sim
         per_layer: list[list[torch.Tensor]] = [[] for _ in self.config.layers]
         embeddings: list[torch.Tensor] = []
         done = 0
@@ -104,24 +130,32 @@ class Engine:
         embedding_all = torch.cat(embeddings)[:: len(rotations)]
         bank = self._assemble_bank(per_layer, range(len(rotated)), embedding_all)
         normal = self._held_out_scores(per_layer, len(images), len(rotations))
-        anomaly: list[float] = []
         rng = np.random.default_rng(self.config.seed)
+        for index in range(n_jitter):
+            normal.append(float(self._raw_maps([jitter(images[index % len(images)], rng)], bank).max()))
+            done += 1
+            yield Progress(done, total, f"Calibrating on good variants {index + 1}/{n_jitter}")
+        anomaly: list[float] = []
         for index in range(n_sim):
             simulated = simulate(images[index % len(images)], rng)
             anomaly.append(float(self._raw_maps([simulated.image], bank).max()))
-            yield Progress(done + index + 1, total, f"Calibrating {index + 1}/{n_sim}")
-        calibration = fit_boundary(np.array(normal), np.array(anomaly))
+            done += 1
+            yield Progress(done, total, f"Calibrating on simulated defects {index + 1}/{n_sim}")
+        calibration = fit_boundary(np.array(normal), np.array(anomaly), tail_rule(len(images)))
         return ReferenceSet(product, images, bank, calibration, self.fingerprint(), description)
 
     def _simulation_count(self, n_refs: int) -> int:
         return max(self.config.calibration_samples, min(3 * self.config.calibration_samples, 2 * n_refs))
 
-    def _assemble_bank(self, per_layer: list[list[torch.Tensor]], keep: Iterable[int], embeddings) -> PatchBank:
+    def _assemble_bank(
+        self, per_layer: list[list[torch.Tensor]], keep: Iterable[int], embeddings, subsample: bool = True
+    ) -> PatchBank:
+        """Stack the kept images' patches per layer; large banks shrink to a coreset unless told not to."""
         keep = list(keep)
         layers = []
         for store in per_layer:
             stacked = torch.cat([store[i] for i in keep])
-            if stacked.shape[0] > self.config.max_bank_patches:
+            if subsample and stacked.shape[0] > self.config.max_bank_patches:
                 stacked = stacked[greedy_coreset(stacked, self.config.max_bank_patches, self.config.seed)]
             layers.append(stacked.to(self.device, self.dtype))
         return PatchBank(layers=layers, embeddings=embeddings.to(self.device, self.dtype))
@@ -130,7 +164,8 @@ class Engine:
         """Scores of references against banks that exclude them: the normal side of calibration.
 
         With several references: leave one reference (all its rotations) out. With one: query the
-        unrotated view against its other rotations, the closest stand-in for another good part.
+        unrotated view against its other rotations, the closest stand-in for another good part
+        (nothing when rotations are off: jittered copies then carry the normal side alone).
         """
         scores = []
         queries = range(n_refs) if n_refs > 1 or n_rot > 1 else []
@@ -139,11 +174,10 @@ class Engine:
                 keep = [i for i in range(n_refs * n_rot) if i // n_rot != ref]
             else:
                 keep = list(range(1, n_rot))
-            bank = self._assemble_bank(per_layer, keep, torch.zeros(1, 1))
+            # Held-out banks are searched exhaustively: a coreset per fold would cost more than it saves.
+            bank = self._assemble_bank(per_layer, keep, torch.zeros(1, 1), subsample=False)
             layers = [self._as_map(store[ref * n_rot]) for store in per_layer]
-            scores.append(float(self._smooth(patch_distance_maps(layers, bank, self.config.image_size)).max()))
-        if not scores:  # a single reference and no rotations: fall back to jittered copies
-            raise ReferenceSetError("a single reference needs rotations enabled for calibration")
+            scores.append(float(self._score_maps(layers, bank).max()))
         return scores
 
     def _as_map(self, flat: torch.Tensor) -> torch.Tensor:
@@ -161,7 +195,7 @@ class Engine:
     def _raw_maps(self, images: Sequence[np.ndarray], bank: PatchBank) -> np.ndarray:
         """Smoothed raw distance maps, B x S x S at the model input size."""
         encoded = self.encoder.encode(self.encoder.preprocess(list(images), self.config.image_size))
-        return self._smooth(patch_distance_maps(encoded.layers, bank, self.config.image_size))
+        return self._score_maps(encoded.layers, bank)
 
     def _check_compatible(self, refs: ReferenceSet) -> None:
         if refs.fingerprint != self.fingerprint():
@@ -170,36 +204,55 @@ class Engine:
                 f"but the engine runs {self.fingerprint()}: rebuild the references"
             )
 
-    def inspect(self, image: np.ndarray, refs: ReferenceSet) -> InspectionResult:
-        """Decide OK / REVIEW / NG for one image and localise anomalies, on the calibrated scale."""
+    def inspect(self, image: np.ndarray, refs: ReferenceSet | None = None) -> InspectionResult:
+        """Decide OK / REVIEW / NG for one image and localise anomalies, on the calibrated scale.
+
+        Without references (or in "zeroshot" mode) the decoder alone decides, on the calibration
+        learned when it was trained.
+        """
+        if refs is None or self.config.mode == "zeroshot":
+            return self._inspect_zero_shot(image, refs)
         self._check_compatible(refs)
         start = time.perf_counter()
         image = ensure_rgb_uint8(image)
         bank = refs.bank if refs.bank.layers[0].device == self.device else refs.bank.to(self.device, self.dtype)
         refs.bank = bank
         encoded = self.encoder.encode(self.encoder.preprocess([image], self.config.image_size))
-        raw = self._smooth(patch_distance_maps(encoded.layers, bank, self.config.image_size))[0]
+        raw = self._score_maps(encoded.layers, bank)[0]
         return self._result(image, raw, refs, encoded.embedding[0], start)
 
-    def _result(self, image, raw: np.ndarray, refs: ReferenceSet, embedding, start: float) -> InspectionResult:
-        calibrated = refs.calibration.apply(raw)
+    def _inspect_zero_shot(self, image: np.ndarray, refs: ReferenceSet | None) -> InspectionResult:
+        start = time.perf_counter()
+        image = ensure_rgb_uint8(image)
+        encoded = self.encoder.encode(self.encoder.preprocess([image], self.config.image_size))
+        raw = self._score_maps(encoded.layers, None)[0]
+        return self._result(image, raw, refs, encoded.embedding[0], start, zero_shot=True)
+
+    def _result(self, image, raw: np.ndarray, refs: ReferenceSet | None, embedding, start: float,
+                zero_shot: bool = False) -> InspectionResult:
+        calibration = self.decoder[1] if zero_shot else refs.calibration
+        calibrated = calibration.apply(raw)
         score = float(calibrated.max())
         height, width = image.shape[:2]
         factor = min(1.0, MAX_MAP_SIDE / max(height, width))
         map_w, map_h = max(1, round(width * factor)), max(1, round(height * factor))
         full_map = cv2.resize(calibrated, (map_w, map_h), interpolation=cv2.INTER_LINEAR)
         regions = find_regions(full_map, scale=1.0 / factor) if score >= 0.5 else ()
-        nearest = F.cosine_similarity(refs.bank.embeddings.float(), embedding.float().unsqueeze(0), dim=1)
+        nearest = None
+        if refs is not None:
+            similarity = F.cosine_similarity(refs.bank.embeddings.float(), embedding.float().unsqueeze(0), dim=1)
+            nearest = int(similarity.argmax())
         return InspectionResult(
             verdict=self.verdict_for(score),
             score=score,
             anomaly_map=full_map.astype(np.float32),
             regions=regions,
             image_size=(width, height),
-            product=refs.product,
+            product=refs.product if refs is not None else "",
             latency_ms=(time.perf_counter() - start) * 1000.0,
+            mode="zeroshot" if zero_shot else self.config.mode,
             raw_score=float(raw.max()),
-            nearest_reference=int(nearest.argmax()),
+            nearest_reference=nearest,
             global_embedding=embedding.float().cpu().numpy(),
         )
 
