@@ -24,6 +24,15 @@ SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
 Image.MAX_IMAGE_PIXELS = None
 
 
+class _DecodeFailedAfterSizeCheck(ImageLoadError):
+    """Pillow approved the header's size but could not decode the pixels: OpenCV may try.
+
+    Nothing else goes to OpenCV: it has no pixel budget of ours and allocates from the header
+    (a 4 MB run-length Radiance .hdr decoded to 768 MB of float32 in 8 s; 30000 x 30000 would be
+    10.8 GB), so it only sees files whose size Pillow approved, e.g. 16-bit colour TIFFs.
+    """
+
+
 def is_image_path(path: str | os.PathLike[str]) -> bool:
     """Whether a file name looks like an image we would try to load (used by folder scans)."""
     return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
@@ -49,21 +58,21 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
         raise ImageLoadError(f"{name}: no data (0 bytes)")
     try:
         return _decode_with_pillow(data, max_pixels, name)
-    except ImageTooLargeError:
-        raise
-    except ImageLoadError as pillow_error:
-        fallback = _decode_with_opencv(data, max_pixels)
+    except _DecodeFailedAfterSizeCheck as pillow_error:
+        fallback = _decode_with_opencv(data, max_pixels, name)
         if fallback is None:
-            raise pillow_error from None
+            raise ImageLoadError(str(pillow_error)) from None
         return fallback
 
 
 def _decode_with_pillow(data: bytes, max_pixels: int, name: str) -> np.ndarray:
+    size_checked = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data))
             _check_size(image.size, max_pixels, name)
+            size_checked = True
             image.load()
             image = ImageOps.exif_transpose(image) or image
     except (ImageLoadError, ImageTooLargeError):
@@ -71,7 +80,8 @@ def _decode_with_pillow(data: bytes, max_pixels: int, name: str) -> np.ndarray:
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{name}: not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
-        raise ImageLoadError(f"{name}: corrupt or truncated image ({exc})") from exc
+        error = _DecodeFailedAfterSizeCheck if size_checked else ImageLoadError
+        raise error(f"{name}: corrupt or truncated image ({exc})") from exc
     return ensure_rgb_uint8(_pillow_to_array(image), name=name)
 
 
@@ -90,7 +100,7 @@ def _pillow_to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def _decode_with_opencv(data: bytes, max_pixels: int) -> np.ndarray | None:
+def _decode_with_opencv(data: bytes, max_pixels: int, name: str) -> np.ndarray | None:
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
@@ -102,8 +112,8 @@ def _decode_with_opencv(data: bytes, max_pixels: int) -> np.ndarray | None:
         decoded = decoded[:, :, ::-1]
     elif decoded.ndim == 3 and decoded.shape[2] == 4:
         decoded = decoded[:, :, [2, 1, 0, 3]]
-    _check_size((decoded.shape[1], decoded.shape[0]), max_pixels, "<opencv>")
-    return ensure_rgb_uint8(np.ascontiguousarray(decoded))
+    _check_size((decoded.shape[1], decoded.shape[0]), max_pixels, name)
+    return ensure_rgb_uint8(np.ascontiguousarray(decoded), name=name)
 
 
 def _check_size(size: tuple[int, int], max_pixels: int, name: str) -> None:
