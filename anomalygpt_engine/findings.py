@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from anomalygpt_engine.regions import location_phrase
 from anomalygpt_engine.types import InspectionResult, Verdict
 
 MAX_REGIONS = 3  # the prompt lists the largest few; the rest are only counted
@@ -53,6 +56,7 @@ class Findings:
     description: str = ""
     n_references: int = 0
     image_size: tuple[int, int] = (0, 0)
+    peak_location: str | None = None  # where the map peaks: the answer for a REVIEW without regions
 
     @classmethod
     def from_result(cls, result: InspectionResult, refs=None) -> Findings:
@@ -60,7 +64,13 @@ class Findings:
             RegionFinding(r.location, r.area_fraction, r.area_px, tuple(r.bbox), r.peak_score)
             for r in result.regions
         )
+        peak = None
+        if result.anomaly_map is not None and result.anomaly_map.size:
+            height, width = result.anomaly_map.shape[:2]
+            y, x = np.unravel_index(int(np.argmax(result.anomaly_map)), (height, width))
+            peak = location_phrase(float(x), float(y), width, height)
         return cls(
+            peak_location=peak,
             verdict=result.verdict,
             score=float(result.score),
             regions=regions,
@@ -89,6 +99,8 @@ class Findings:
         for region in self.regions[:MAX_REGIONS]:
             if region.location not in seen:
                 seen.append(region.location)
+        if not seen and self.is_defective and self.peak_location:
+            seen.append(self.peak_location)  # borderline score, no region above the boundary
         return seen
 
     def subject(self) -> str:
@@ -109,6 +121,8 @@ class Findings:
             )
         if len(self.regions) > MAX_REGIONS:
             lines.append(f"Other regions: {len(self.regions) - MAX_REGIONS}")
+        if not self.regions and self.is_defective and self.peak_location:
+            lines.append(f"Most suspicious area: {self.peak_location} (no region above the boundary)")
         return "\n".join(lines)
 
     # -- grounded sentences -------------------------------------------------------------------------
@@ -133,6 +147,8 @@ class Findings:
         places = self.locations()
         if not places:
             return "The image as a whole differs from the references, with no single spot standing out."
+        if not self.regions:
+            return f"The most suspicious area is at the {places[0]} of the image."
         if len(places) == 1:
             return f"The anomaly is at the {places[0]} of the image."
         return "The anomalies are at the " + ", the ".join(places[:-1]) + f" and the {places[-1]} of the image."

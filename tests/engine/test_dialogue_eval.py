@@ -29,8 +29,10 @@ def test_contradictions_are_counted_per_sentence():
 @pytest.mark.data
 def test_eval_dialogue_floor_on_mvtec15(shared_data, tmp_path):
     out = tmp_path / "dialogue.json"
+    # Grounded answers plus the LLM's own Yes/No for 2 images per category; LLM elaboration is off to
+    # keep this within the suite's time (the latency figures come from the full run and the benchmark).
     code = main(["eval-dialogue", str(shared_data / "mvtec15"), "--shots", "1", "--seeds", "0",
-                 "--limit", "2", "--max-new-tokens", "6", "--threads", "2", "--json", str(out)])
+                 "--limit", "2", "--max-new-tokens", "0", "--threads", "2", "--json", str(out)])
     assert code == 0
     summary = json.loads(out.read_text())
     for key in ("yes_no_accuracy", "location_accuracy", "llm_verdict_accuracy", "calibrated_verdict_accuracy"):
@@ -39,4 +41,4 @@ def test_eval_dialogue_floor_on_mvtec15(shared_data, tmp_path):
     assert summary["images"] == 30
     assert summary["yes_no_accuracy"] >= 0.6
     assert summary["location_accuracy"] >= 0.3
-    assert summary["first_token_s"] is not None and summary["first_token_s"] > 0
+    assert summary["llm_verdict_accuracy"] is not None  # the default LLM and shipped prompt learner loaded
