@@ -308,7 +308,7 @@ class InspectionController(SourcesMixin, QObject):
         """Every failure ends as a readable line; chat errors also go into the transcript."""
         if request == self.chat_request and self.window.chat.streaming_id is not None:
             self.window.chat.finish_answer(self.window.chat.streaming_id, error=message)
-        elif request != self.batch_request:
+        elif request and request != self.batch_request:  # 0: not a request's failure (history)
             self.pending = max(0, self.pending - 1)
         if request == self.calibrate_request:
             self.window.controls.hide_batch()

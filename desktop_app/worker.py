@@ -172,8 +172,9 @@ class EngineWorker(QObject):
             try:
                 self.recorder(record)
             except Exception as exc:  # the station keeps inspecting even if the store is down
-                log.exception("history recording failed")
-                self.error.emit(request, f"Could not record the inspection in history: {exc}")
+                log.warning("history recording failed: %s", exc)
+                # request 0: the inspection itself succeeded; only the record is late (queued)
+                self.error.emit(0, f"Could not record the inspection in history: {exc}")
         self.inspected.emit(request, record)
         return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 from desktop_app.history.errors import HistoryError, StorageFullError
 
 HEATMAP_SCALE = 65535.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,12 @@ def _translate_os_error(exc: OSError, what: str) -> HistoryError:
 class ContentStore:
     """Immutable blobs keyed by SHA-256; identical content is stored once."""
 
-    def __init__(self, root: str | Path, durable: bool = True) -> None:
+    def __init__(self, root: str | Path, durable: bool = True, recreate_root: bool = False) -> None:
         self.root = Path(root)
         self.durable = durable  # fsync before rename: survives power loss, costs ~1 ms
+        # A station's own folder that was deleted is simply made again; a configured share that
+        # vanished (unmounted) is an error, or the images would land on the local mount point.
+        self.recreate_root = recreate_root
         self.root.mkdir(parents=True, exist_ok=True)
 
     def relpath(self, sha256: str) -> str:
@@ -89,6 +94,7 @@ class ContentStore:
         target = self.abspath(rel)
         if target.exists():
             return StoredFile(digest, rel, created=False)
+        self.ensure_root()
         try:
             target.parent.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
@@ -105,6 +111,18 @@ class ContentStore:
         except OSError as exc:
             raise _translate_os_error(exc, rel) from exc
         return StoredFile(digest, rel, created=True)
+
+    def ensure_root(self) -> None:
+        """The root folder must exist before a journal entry or a file is written into it."""
+        if self.root.is_dir():
+            return
+        if not self.recreate_root:
+            raise HistoryError(f"the image store folder {self.root} is missing (share not mounted?)")
+        log.warning("image store folder %s was missing; created it again", self.root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _translate_os_error(exc, str(self.root)) from exc
 
     def read(self, relpath: str) -> bytes:
         return self.abspath(relpath).read_bytes()

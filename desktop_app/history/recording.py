@@ -82,6 +82,7 @@ def build_pending(
 
 
 def _journal_dir(files: ContentStore) -> Path:
+    files.ensure_root()  # a vanished folder is a clear HistoryError (or made again), not ENOENT
     path = files.root / ".journal"
     path.mkdir(exist_ok=True)
     return path

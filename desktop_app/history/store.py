@@ -64,7 +64,8 @@ class HistoryStore(CatalogMixin):
         self.url = resolve_url(url_or_path)
         db_file = sqlite_path(self.url)
         base = db_file.parent if db_file is not None else Path(files_dir or ".")
-        self.files = ContentStore(Path(files_dir) if files_dir else base / "files", durable=durable)
+        self.files = ContentStore(Path(files_dir) if files_dir else base / "files", durable=durable,
+                                  recreate_root=files_dir is None)
         self.queue = RetryQueue(Path(spool_dir) if spool_dir else self.files.root.parent / "spool")
         self.engine = make_engine(self.url, busy_timeout_s=busy_timeout_s, durable=durable)
         self._writer = write_engine(self.engine)
