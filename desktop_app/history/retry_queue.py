@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -43,6 +44,26 @@ class RetryQueue:
             except OSError as exc:
                 log.warning("retry spool %s unavailable (%s); queue is memory-only", spool_dir, exc)
                 self.spool_dir = None
+        self._release_dead_claims()
+
+    def _release_dead_claims(self, stale_after_s: float = 3600.0) -> None:
+        """A process killed while replaying leaves `<name>.claimed-<host>-<pid>`: give those back.
+
+        Without this, a station killed in the middle of a flush would never replay those records.
+        Claims of a live process here, or young claims of another host, are left alone.
+        """
+        if self.spool_dir is None:
+            return
+        for path in self.spool_dir.glob("*.claimed-*"):
+            original, _, owner = path.name.partition(".claimed-")
+            host, _, pid = owner.rpartition("-")
+            try:
+                dead = host == _HOST and pid.isdigit() and not _process_alive(int(pid))
+                if dead or time.time() - path.stat().st_mtime > stale_after_s:
+                    os.rename(path, path.with_name(original))
+                    log.warning("replaying %s: its claim by %s was left by a dead process", original, owner)
+            except OSError as exc:
+                log.warning("could not release %s: %s", path, exc)
 
     def __len__(self) -> int:
         return len(self._memory) + len(self._foreign_spool_files())
@@ -95,7 +116,7 @@ class RetryQueue:
         items = list(self._memory.values())
         self._memory.clear()
         for path in foreign:
-            claimed = path.with_name(path.name + f".claimed-{os.getpid()}")
+            claimed = path.with_name(path.name + f".claimed-{_HOST}-{os.getpid()}")
             try:
                 os.rename(path, claimed)
                 items.append((_load(claimed), claimed))
@@ -115,6 +136,19 @@ class RetryQueue:
             os.rename(path, original)
             path = original
         self._memory[key] = (item, path)
+
+
+_HOST = socket.gethostname()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _when(item: PendingRecord | PendingChat) -> str:

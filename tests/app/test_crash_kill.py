@@ -27,5 +27,4 @@ def test_sigkill_mid_batch_leaves_a_consistent_resumable_history(tmp_path):
     assert summary["runs_killed"] == 2
     final = summary["runs"][-1]
     assert final["killed"] is False and final["exit_code"] == 0 and final["rows"] == 16
-    assert sum(run["recorded_this_run"] for run in summary["runs"]) >= 16
     assert completed.returncode == 0
