@@ -73,6 +73,8 @@ def test_bundle_passes_the_smoke_test_from_a_clean_home(bundle):
     output = "\n".join(result["output"])
     assert result["exit_code"] == 0, output
     assert result["ready_s"] is not None and "smoke: OK" in output
+    assert "history recording failed" not in output, "the bundled alembic migrations must run"
+    assert "Traceback" not in output, output
     assert not [p for p in bundle.rglob("*") if "mvtec" in p.name.lower()]
     print(f"bundle {build.folder_size(bundle) / 2**20:.0f} MiB; ready window after {result['ready_s']:.1f} s")
 
