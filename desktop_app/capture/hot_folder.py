@@ -4,7 +4,9 @@ Polling, not only QFileSystemWatcher: network shares and some writers never send
 A new file is handed on once its size and mtime are unchanged over two consecutive polls, it can be
 opened for reading (Windows writers hold a lock until done) and, for JPEG and PNG, its trailer is
 present: a writer that pauses longer than the poll interval still cannot hand us half an image.
-Files present when watching starts are left alone.
+Files present when watching starts are left alone. A file that stays unchanged for GIVE_UP_S but
+never looks complete (no trailer, zero bytes, still locked) is handed on anyway: the loader then
+refuses it with a readable message, instead of the file waiting unseen for ever.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ class HotFolderWatcher(QObject):
     fileReady = Signal(object)  # Path
     failed = Signal(str)
 
+    GIVE_UP_S = 10.0
+
     def __init__(self, interval_ms: int = 400, stable_polls: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.folder: Path | None = None
         self.stable_polls = stable_polls
+        self.give_up_polls = max(stable_polls, round(self.GIVE_UP_S * 1000 / max(1, interval_ms)))
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.poll)
@@ -64,7 +69,14 @@ class HotFolderWatcher(QObject):
 
     def poll(self) -> None:
         """One pass: track growing files, release the stable ones."""
-        for entry in self._scan():
+        entries = self._scan()
+        # Forget names no longer in the folder: months of files moved away must not pile up here
+        # (a later file of the same name is new and is inspected).
+        present = {entry.name for entry in entries}
+        self._seen &= present
+        for name in [n for n in self._pending if n not in present]:
+            del self._pending[name]
+        for entry in entries:
             if entry.name in self._seen:
                 continue
             try:
@@ -73,9 +85,11 @@ class HotFolderWatcher(QObject):
                 continue  # deleted between scan and stat
             size, mtime = stat.st_size, stat.st_mtime_ns
             old = self._pending.get(entry.name)
-            count = old[2] + 1 if old and old[:2] == (size, mtime) and size > 0 else 0
+            count = old[2] + 1 if old and old[:2] == (size, mtime) else 0
             self._pending[entry.name] = (size, mtime, count)
-            if count >= self.stable_polls - 1 and old is not None and self._openable(Path(entry.path)):
+            stable = count >= self.stable_polls - 1 and old is not None
+            complete = size > 0 and self._openable(Path(entry.path))
+            if (stable and complete) or count >= self.give_up_polls:
                 self._seen.add(entry.name)
                 del self._pending[entry.name]
                 self.fileReady.emit(Path(entry.path))
