@@ -218,8 +218,19 @@ class Engine:
         bank = refs.bank if refs.bank.layers[0].device == self.device else refs.bank.to(self.device, self.dtype)
         refs.bank = bank
         encoded = self.encoder.encode(self.encoder.preprocess([image], self.config.image_size))
+        self._check_feature_widths(encoded.layers, bank, refs.product)
         raw = self._score_maps(encoded.layers, bank)[0]
         return self._result(image, raw, refs, encoded.embedding[0], start)
+
+    @staticmethod
+    def _check_feature_widths(layers: list[torch.Tensor], bank: PatchBank, product: str) -> None:
+        """A bank whose feature widths differ from the encoder's was tampered with or mislabelled."""
+        widths = [int(t.shape[1]) for t in layers]
+        if widths != [int(t.shape[1]) for t in bank.layers]:
+            raise ReferenceSetError(
+                f"reference set {product!r} has feature widths {[int(t.shape[1]) for t in bank.layers]}, "
+                f"the encoder gives {widths}: rebuild the references"
+            )
 
     def _inspect_zero_shot(self, image: np.ndarray, refs: ReferenceSet | None) -> InspectionResult:
         start = time.perf_counter()

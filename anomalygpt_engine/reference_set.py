@@ -67,14 +67,17 @@ class ReferenceSet:
             raise ReferenceSetError(f"{folder}: unreadable reference set ({exc})") from exc
         if meta.get("format_version") != FORMAT_VERSION:
             raise ReferenceSetError(f"{folder}: unsupported format version {meta.get('format_version')}")
+        try:
+            layers = [tensors[f"layer{i}"] for i in range(int(meta["n_layers"]))]
+            bank = PatchBank(layers=layers, embeddings=tensors["embeddings"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ReferenceSetError(f"{folder}: reference set is incomplete or tampered ({exc})") from exc
         images = []
         for index in range(int(meta["n_images"])):
             image = cv2.imread(str(folder / f"ref_{index:03d}.png"), cv2.IMREAD_COLOR)
             if image is None:
                 raise ReferenceSetError(f"{folder}: reference image {index} is missing or corrupt")
             images.append(np.ascontiguousarray(image[:, :, ::-1]))
-        layers = [tensors[f"layer{i}"] for i in range(int(meta["n_layers"]))]
-        bank = PatchBank(layers=layers, embeddings=tensors["embeddings"])
         return cls(
             product=meta["product"],
             images=images,

@@ -55,7 +55,12 @@ class EfficientNetLiteEncoder(Encoder):
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for corrupt or pickled-code files
             raise ModelLoadError(f"cannot load weights {path}: {exc}") from exc
-        missing, unexpected = self.net.load_state_dict(state, strict=False)
+        if not isinstance(state, dict):
+            raise ModelLoadError(f"weights {path} hold a {type(state).__name__}, not a state dict")
+        try:
+            missing, _unexpected = self.net.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # tensors of the wrong shape: a tampered or foreign checkpoint
+            raise ModelLoadError(f"weights {path} do not fit {self.name}: {str(exc).splitlines()[0]}") from exc
         if missing:
             raise ModelLoadError(f"weights {path} lack {len(missing)} tensors, e.g. {missing[:3]}")
 
