@@ -117,11 +117,14 @@ _NEGATED = re.compile(
 )
 _ASSERTED = re.compile(
     r"\b(there (is|are)|has|have|shows?|contains?|with|found|detected|visible)\s+(an?\s+|some\s+|one\s+|several\s+|"
-    r"two\s+|three\s+|a few\s+)?((?!no\b|not\b|any\b)\w+\s+){0,2}(anomal|defect|damag|flaw|crack|scratch|hole|stain|contaminat)"
+    r"two\s+|three\s+|a few\s+)?((?!no\b|not\b|any\b)\w+\s+){0,2}"
+    r"(anomal|defect|damag|flaw|crack|scratch|hole|stain|contaminat)"
     r"|\bthe (anomaly|defect) (is|lies|appears)\b|^\s*yes\b",
     re.IGNORECASE,
 )
-LOCATION_WORDS = re.compile(r"\b(top left|top right|bottom left|bottom right|top|bottom|left|right|center|centre|middle)\b")
+LOCATION_WORDS = re.compile(
+    r"\b(top left|top right|bottom left|bottom right|top|bottom|left|right|center|centre|middle)\b"
+)
 
 
 def polarity(text: str) -> bool | None:
@@ -245,8 +248,7 @@ class DialogueSession:
         text = template_answer(self.findings, intent)
         if not any(turn.role == "assistant" for turn in self.history) and self.notice:
             text += f" ({self.notice})"
-        for word in re.findall(r"\S+\s*", text):  # word pieces, like a stream, so the GUI code path is one
-            yield word
+        yield from re.findall(r"\S+\s*", text)
 
     # -- LLM route --------------------------------------------------------------------------------------
     def messages(self, question: str, with_findings: bool = True, history: list[ChatTurn] | None = None) -> list[dict]:

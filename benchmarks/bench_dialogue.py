@@ -61,7 +61,9 @@ def main() -> None:
     # Free decoding of a longer answer: the steadiest tokens/s figure.
     free = DialogueSession(session.findings, session.language_model, session.visual_tokens, max_new_tokens=48,
                            guard=False)
+    wall, cpu = time.perf_counter(), time.process_time()
     free.answer("Describe the surface of this part in detail.")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     llm = free.last_stats["llm"]
     report = {
         "llm": session.language_model.name if session.uses_llm else None,
@@ -72,6 +74,8 @@ def main() -> None:
         "new_prompt_tokens_median": statistics.median(prefill_tokens),
         "tokens_per_s_answers": round(statistics.median(rates), 1) if rates else None,
         "tokens_per_s_free_48": round((llm["tokens"] - 1) / llm["decode_s"], 1) if llm["tokens"] > 1 else None,
+        # Share of the threads' CPU this process got: well below 1 means other jobs were running.
+        "cpu_share_free_48": round(cpu / wall / args.threads, 2),
         "llm_verdict_p_yes": [round(engine.chat(r, refs).llm_verdict() or -1, 3) for r in results],
     }
     print(json.dumps(report, indent=2))

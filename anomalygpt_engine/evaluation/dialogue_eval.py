@@ -120,7 +120,8 @@ def summarise(records: list[ConversationRecord]) -> dict:
         "first_token_s": statistics.median(first) if first else None,
         "first_token_s_p90": float(np.percentile(first, 90)) if first else None,
         "tokens_per_s": tokens / decode if decode > 0 else None,
-        "llm_verdict_accuracy": (sum((r.llm_yes_prob > 0.5) == r.is_anomalous for r in llm) / len(llm)) if llm else None,
+        "llm_verdict_accuracy": (sum((r.llm_yes_prob > 0.5) == r.is_anomalous for r in llm) / len(llm))
+        if llm else None,
         "calibrated_verdict_accuracy": sum(r.calibrated_defective == r.is_anomalous for r in records) / max(1, n),
         "llm_calibrated_agreement": (sum((r.llm_yes_prob > 0.5) == r.calibrated_defective for r in llm) / len(llm))
         if llm else None,
