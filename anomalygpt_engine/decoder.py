@@ -37,6 +37,8 @@ class DecoderSpec:
     dim: int = 128
     anchors: str = "learned"  # "learned" or "text"
     temperature: float = 0.07
+    mutual_fraction: float = 0.0  # > 0: add each patch's distance to its k-th most similar patch (k = fraction x N)
+    hypercolumn: bool = False  # finer layers also see the deepest layer's features, upsampled
     extra: dict = field(default_factory=dict)  # training provenance; not used for computation
 
     def to_dict(self) -> dict:
@@ -50,11 +52,29 @@ class DecoderSpec:
         return cls(**values)
 
 
-def patch_inputs(feature_map: torch.Tensor) -> torch.Tensor:
-    """B x C x H x W -> B x H x W x 2C: normalised feature and its deviation from the image mean."""
+def mutual_distance(normed: torch.Tensor, fraction: float) -> torch.Tensor:
+    """B x 1 x H x W: 1 - cosine similarity to the k-th most similar other patch of the same image.
+
+    A defect covers few patches, so its k-th neighbour is a normal patch and far away; a normal
+    patch of a texture or a repeated structure has many close twins (MuSc's insight, in one image).
+    """
+    b, c, h, w = normed.shape
+    flat = normed.reshape(b, c, h * w)
+    sims = flat.transpose(1, 2) @ flat  # B x N x N
+    k = max(1, int(round(fraction * h * w)))
+    kth = sims.topk(min(k + 1, h * w), dim=2).values[..., -1]  # +1: each patch's best match is itself
+    return (1.0 - kth).reshape(b, 1, h, w)
+
+
+def patch_inputs(feature_map: torch.Tensor, mutual_fraction: float = 0.0) -> torch.Tensor:
+    """B x C x H x W -> B x H x W x (2C [+1]): normalised feature, its deviation from the image mean,
+    and optionally its mutual distance (scaled x4 to the features' range)."""
     normed = F.normalize(feature_map.float(), dim=1)
     centred = normed - normed.mean(dim=(2, 3), keepdim=True)
-    return torch.cat([normed, centred], dim=1).permute(0, 2, 3, 1)
+    parts = [normed, centred]
+    if mutual_fraction > 0:
+        parts.append(4.0 * mutual_distance(normed, mutual_fraction))
+    return torch.cat(parts, dim=1).permute(0, 2, 3, 1)
 
 
 class AnomalyDecoder(nn.Module):
@@ -63,7 +83,11 @@ class AnomalyDecoder(nn.Module):
     def __init__(self, spec: DecoderSpec, text_anchors: torch.Tensor | None = None) -> None:
         super().__init__()
         self.spec = spec
-        self.projections = nn.ModuleList(nn.Linear(2 * c, spec.dim) for c in spec.in_channels)
+        extra = 1 if spec.mutual_fraction > 0 else 0
+        deepest = 2 * spec.in_channels[-1] if spec.hypercolumn else 0
+        widths = [2 * c + extra + (deepest if i < len(spec.in_channels) - 1 else 0)
+                  for i, c in enumerate(spec.in_channels)]
+        self.projections = nn.ModuleList(nn.Linear(width, spec.dim) for width in widths)
         if spec.anchors == "text":
             if text_anchors is None:
                 text_anchors = torch.zeros(2, spec.dim)  # filled by load_state_dict
@@ -79,9 +103,16 @@ class AnomalyDecoder(nn.Module):
         if len(layers) != len(self.projections):
             raise ValueError(f"decoder expects {len(self.projections)} layers, got {len(layers)}")
         anchors = F.normalize(self.anchors, dim=1)
+        deepest = patch_inputs(layers[-1])[..., : 2 * layers[-1].shape[1]] if self.spec.hypercolumn else None
         out = []
-        for projection, feature_map in zip(self.projections, layers):
-            embedded = F.normalize(projection(patch_inputs(feature_map)), dim=-1)
+        for index, (projection, feature_map) in enumerate(zip(self.projections, layers)):
+            inputs = patch_inputs(feature_map, self.spec.mutual_fraction)
+            if deepest is not None and index < len(layers) - 1:
+                # Low layers are sharp but know little about what is normal; the deepest layer knows more.
+                context = F.interpolate(deepest.permute(0, 3, 1, 2), size=inputs.shape[1:3], mode="bilinear",
+                                        align_corners=False)
+                inputs = torch.cat([inputs, context.permute(0, 2, 3, 1)], dim=-1)
+            embedded = F.normalize(projection(inputs), dim=-1)
             out.append((embedded @ anchors.T / self.spec.temperature).permute(0, 3, 1, 2))
         return out
 

@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--dim", type=int, default=128, help="anchor-space size (text anchors force 384)")
     parser.add_argument("--anchors", choices=["learned", "text"], default="learned")
+    parser.add_argument("--mutual", type=float, default=0.0,
+                        help="add the mutual-distance input (k-th nearest patch in the image, k = MUTUAL x patches)")
+    parser.add_argument("--hypercolumn", action="store_true", help="finer layers also see the deepest layer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="ignore a saved training state; start over")
     parser.add_argument("--json", type=Path, help="write the training summary here")
@@ -55,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         anchors = text_anchors()
         dim = int(anchors.shape[1])
     train_config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                               dim=dim, anchors=args.anchors)
+                               dim=dim, anchors=args.anchors, mutual_fraction=args.mutual,
+                               hypercolumn=args.hypercolumn)
     engine = Engine(config)
     print(f"normals: {len(data.normals)} images, foreign textures: {len(data.textures)}", file=sys.stderr)
     generator = train_decoder(engine.encoder, data, args.out, train_config, tuple(config.layers), config.backbone,

@@ -62,7 +62,8 @@ def procedural_part(rng: np.random.Generator, size: int) -> np.ndarray:
     colour = rng.uniform(0, 255, size=3)
     kind = int(rng.integers(4))
     mask = np.zeros((size, size), np.uint8)
-    centre = (size // 2 + int(rng.integers(-size // 10, size // 10)), size // 2 + int(rng.integers(-size // 10, size // 10)))
+    offset_x, offset_y = (int(rng.integers(-size // 10, size // 10)) for _ in range(2))
+    centre = (size // 2 + offset_x, size // 2 + offset_y)
     if kind == 0:
         cv2.circle(mask, centre, int(size * rng.uniform(0.25, 0.42)), 1, -1)
     elif kind == 1:
@@ -125,7 +126,8 @@ class DecoderData:
         """Folders' images + (if builtin) skimage textures and procedural parts; photos as foreign fills."""
         source_size = int(size * 1.25)
         normals = [img for folder in folders for img in load_folder(folder, source_size)]
-        textures = [synthetic_texture((source_size, source_size), np.random.default_rng([seed, 7, i])) for i in range(8)]
+        side = (source_size, source_size)
+        textures = [synthetic_texture(side, np.random.default_rng([seed, 7, i])) for i in range(8)]
         if builtin:
             normals += skimage_images(SKIMAGE_TEXTURES, source_size)
             normals += [procedural_part(np.random.default_rng([seed, 11, i]), source_size) for i in range(n_procedural)]

@@ -35,6 +35,8 @@ class TrainConfig:
     seed: int = 0
     dim: int = 128
     anchors: str = "learned"
+    mutual_fraction: float = 0.0
+    hypercolumn: bool = False
     checkpoint_every: int = 100
     calibration_images: int = 48
 
@@ -125,6 +127,7 @@ def train_decoder(
     probe = _encode(encoder, data.batch(config.seed, 0, 1).images, data.size)
     spec = DecoderSpec(in_channels=tuple(int(t.shape[1]) for t in probe), backbone=backbone, layers=layers,
                        image_size=data.size, dim=config.dim, anchors=config.anchors,
+                       mutual_fraction=config.mutual_fraction, hypercolumn=config.hypercolumn,
                        extra={"train": asdict(config)})
     decoder = AnomalyDecoder(spec, text_anchors)
     optimizer = torch.optim.Adam([p for p in decoder.parameters() if p.requires_grad], lr=config.lr)
@@ -157,6 +160,7 @@ def train_decoder(
     calibration = fit_zero_shot_calibration(decoder, encoder, data, config, smoothing_sigma)
     save_decoder(out, decoder, calibration, {"train.loss_head": torch.tensor(losses[:3])})
     window = max(1, min(50, len(losses) // 4))
-    return {"out": str(out), "steps": config.steps, "loss_head": losses[:3], "first_loss": float(np.mean(losses[:window])),
+    return {"out": str(out), "steps": config.steps, "loss_head": losses[:3],
+            "first_loss": float(np.mean(losses[:window])),
             "final_loss": float(np.mean(losses[-window:])), "calibration": calibration.to_dict(),
             "seconds": time.perf_counter() - began}

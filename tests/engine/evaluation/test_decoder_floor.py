@@ -13,6 +13,9 @@ from anomalygpt_engine.evaluation.runner import evaluate
 
 pytestmark = pytest.mark.data
 
+# Measured with the shipped checkpoint (seed-independent: no references): 82.1 / 90.7 / 60.0.
+IMAGE_FLOOR, PIXEL_FLOOR, ACCURACY_FLOOR = 0.78, 0.88, 0.55
+
 
 def _drain(generator):
     while True:
