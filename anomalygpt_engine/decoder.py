@@ -182,9 +182,11 @@ def load_decoder(path: str | Path | None = None) -> tuple[AnomalyDecoder, Calibr
         raise ModelLoadError(f"cannot read decoder weights {path}: {exc}") from exc
     if metadata.get("format") != FORMAT:
         raise ModelLoadError(f"{path} is not a decoder checkpoint (format {metadata.get('format')!r})")
-    decoder = AnomalyDecoder(DecoderSpec.from_dict(json.loads(metadata["spec"])))
-    state = {k: v for k, v in tensors.items() if not k.startswith("train.")}
-    decoder.load_state_dict(state)
+    try:
+        decoder = AnomalyDecoder(DecoderSpec.from_dict(json.loads(metadata["spec"])))
+        decoder.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("train.")})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # tampered spec or tensors
+        raise ModelLoadError(f"decoder weights {path} do not match their spec: {exc}") from exc
     decoder.eval()
     calibration = Calibration.from_dict(json.loads(metadata["calibration"])) if "calibration" in metadata else None
     return decoder, calibration
@@ -204,3 +206,13 @@ def load_decoder_for(config, device: torch.device) -> tuple[AnomalyDecoder, Cali
     if calibration is None:
         raise ModelLoadError("decoder checkpoint has no zero-shot calibration")
     return decoder.requires_grad_(False).to(device), calibration
+
+
+def decoder_available(config) -> bool:
+    """Whether the configured decoder file exists and was trained for this encoder (metadata only)."""
+    path = Path(config.decoder_weights) if config.decoder_weights else SHIPPED_WEIGHTS
+    try:
+        spec = DecoderSpec.from_dict(json.loads(read_metadata(path)["spec"]))
+    except Exception:  # missing, unreadable or foreign file: inspect without the decoder
+        return False
+    return (spec.backbone, spec.layers, spec.image_size) == (config.backbone, tuple(config.layers), config.image_size)

@@ -51,6 +51,7 @@ class Engine:
         self.dtype = resolve_dtype(self.config, self.device)
         self._encoder: Encoder | None = None
         self._decoder = None  # (AnomalyDecoder, zero-shot Calibration), loaded on first use
+        self._mode: str | None = None
         self._lock = threading.Lock()
         if self.config.num_threads:
             torch.set_num_threads(self.config.num_threads)
@@ -71,9 +72,22 @@ class Engine:
         c = self.config
         fingerprint = {"backbone": c.backbone, "backbone_path": c.backbone_path, "layers": list(c.layers),
                        "image_size": c.image_size}
-        if c.mode == "fused":  # fused sets are calibrated on fused scores; few-shot sets stay as they were
+        if self.mode == "fused":  # fused sets are calibrated on fused scores; few-shot sets stay as they were
             fingerprint.update(mode="fused", decoder_weights=c.decoder_weights, fusion_weight=c.fusion_weight)
         return fingerprint
+
+    @property
+    def mode(self) -> str:
+        """The effective mode: "auto" is "fused" where a decoder fits the encoder, else "fewshot"."""
+        if self._mode is None:
+            from anomalygpt_engine.decoder import decoder_available
+
+            if self.config.mode not in ("auto", "fewshot", "zeroshot", "fused"):
+                raise ValueError(f"mode must be auto, fewshot, zeroshot or fused, not {self.config.mode!r}")
+
+            auto = "fused" if decoder_available(self.config) else "fewshot"
+            self._mode = auto if self.config.mode == "auto" else self.config.mode
+        return self._mode
 
     @property
     def decoder(self):
@@ -88,10 +102,10 @@ class Engine:
     def _score_maps(self, layers: list[torch.Tensor], bank: PatchBank | None) -> np.ndarray:
         """Smoothed raw maps (B x S x S) for the configured mode: bank distance, decoder, or both."""
         size = self.config.image_size
-        if bank is None or self.config.mode == "zeroshot":
+        if bank is None or self.mode == "zeroshot":
             return self._smooth(self.decoder[0](layers, size))
         maps = patch_distance_maps(layers, bank, size)
-        if self.config.mode == "fused":
+        if self.mode == "fused":
             maps = maps.float() + self.config.fusion_weight * self.decoder[0](layers, size).to(maps.device)
         return self._smooth(maps)
 
@@ -210,7 +224,7 @@ class Engine:
         Without references (or in "zeroshot" mode) the decoder alone decides, on the calibration
         learned when it was trained.
         """
-        if refs is None or self.config.mode == "zeroshot":
+        if refs is None or self.mode == "zeroshot":
             return self._inspect_zero_shot(image, refs)
         self._check_compatible(refs)
         start = time.perf_counter()
@@ -261,7 +275,7 @@ class Engine:
             image_size=(width, height),
             product=refs.product if refs is not None else "",
             latency_ms=(time.perf_counter() - start) * 1000.0,
-            mode="zeroshot" if zero_shot else self.config.mode,
+            mode="zeroshot" if zero_shot else self.mode,
             raw_score=float(raw.max()),
             nearest_reference=nearest,
             global_embedding=embedding.float().cpu().numpy(),

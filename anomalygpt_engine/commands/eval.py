@@ -21,6 +21,10 @@ def register(subparsers) -> None:
     parser.add_argument("--categories", nargs="*", help="only these category names")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--mode", choices=["auto", "fewshot", "zeroshot", "fused"],
+                        help="memory bank, decoder only (no references) or both (default: the config's)")
+    parser.add_argument("--fusion-weight", type=float, help="decoder weight in fused mode")
+    parser.add_argument("--decoder-weights", help="decoder safetensors (default: the shipped one)")
     add_engine_options(parser)
     parser.set_defaults(func=run)
 
@@ -56,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if not categories:
         print("error: no MVTec-layout categories (train/good + test) found", file=sys.stderr)
         return 2
-    engine = Engine(engine_config(args))
+    config = engine_config(args)
+    overrides = {"mode": args.mode, "fusion_weight": args.fusion_weight, "decoder_weights": args.decoder_weights}
+    engine = Engine(config.with_changes(**{k: v for k, v in overrides.items() if v is not None}))
     generator = evaluate(engine, categories, args.shots, list(range(args.seeds)))
     while True:
         try:

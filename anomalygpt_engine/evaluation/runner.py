@@ -55,8 +55,10 @@ def run_category(engine: Engine, category: Category, shots: int, seed: int, cach
             cache[path] = load_rgb(path)
         return cache[path]
 
-    references = [image(p) for p in category.draw_references(shots, seed)]
-    refs = engine.build_references(references, product=category.key)
+    refs = None  # zero-shot mode inspects with the decoder alone: no references are drawn
+    if engine.mode != "zeroshot":
+        references = [image(p) for p in category.draw_references(shots, seed)]
+        refs = engine.build_references(references, product=category.key)
     run = CategoryRun()
     for sample in category.test_samples:
         picture = image(sample.path)

@@ -147,3 +147,17 @@ def test_zero_shot_inspection_needs_no_references(engine):
     assert flawed.anomaly_map.shape == defective.shape[:2] and flawed.anomaly_map.dtype == np.float32
     assert flawed.score > clean.score
     assert clean.nearest_reference is None and clean.product == ""
+
+
+def test_auto_mode_fuses_only_where_the_decoder_fits_the_encoder(tmp_path):
+    from anomalygpt_engine import Engine, EngineConfig
+
+    assert Engine(EngineConfig(device="cpu")).mode == "fused", "the shipped decoder fits the default encoder"
+    assert Engine(EngineConfig(device="cpu", layers=(4, 10))).mode == "fewshot"
+    assert Engine(EngineConfig(device="cpu", decoder_weights=str(tmp_path / "none.safetensors"))).mode == "fewshot"
+    assert Engine(EngineConfig(device="cpu", mode="fewshot")).mode == "fewshot"
+    fused = Engine(EngineConfig(device="cpu")).fingerprint()
+    assert fused["mode"] == "fused", "fused reference sets are calibrated on fused scores"
+    assert "mode" not in Engine(EngineConfig(device="cpu", mode="fewshot")).fingerprint()
+    with pytest.raises(ValueError):
+        _ = Engine(EngineConfig(device="cpu", mode="fewshoot")).mode
