@@ -96,7 +96,6 @@ def test_decoder_checkpoint_corrupt_malicious_or_tampered_is_refused(tmp_path):
     assert not marker.exists()
 
 
-@TAMPERED
 def test_decoder_checkpoint_with_reshaped_or_missing_tensors_is_refused(tmp_path):
     valid = _decoder_file(tmp_path)
     tensors = load_file(str(valid))
