@@ -322,7 +322,7 @@ class DialogueSession:
                 buffer = parts[-1]
             ended = self.last_stats.get("llm", {}).get("stop") == "eos"
             tail = buffer.strip()
-            if tail and ended and not contradicts(tail, self.findings):
+            if tail and ended and not contradicts(tail, self.findings) and not self._repeats(tail):
                 yield ("" if first and kept == 0 else " ") + tail
             elif first and kept == 0 and not tail:
                 yield template_answer(self.findings, Intent.OTHER)

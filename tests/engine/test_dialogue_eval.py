@@ -27,6 +27,7 @@ def test_contradictions_are_counted_per_sentence():
 
 
 @pytest.mark.data
+@pytest.mark.slow  # ~1 min on 2 idle cores (30 images, LLM verdict on each); much longer on a busy machine
 def test_eval_dialogue_floor_on_mvtec15(shared_data, tmp_path):
     out = tmp_path / "dialogue.json"
     # Grounded answers plus the LLM's own Yes/No for 2 images per category; LLM elaboration is off to
