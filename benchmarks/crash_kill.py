@@ -150,6 +150,8 @@ def one_run(data_dir: Path, images_dir: Path, rng: random.Random, kill: bool) ->
             line = ""
         if line.startswith("ready "):
             remaining = int(line.split()[1])
+            if phase == "start-up":  # start-up ended before the chosen moment: kill it now
+                kill_at = time.perf_counter()
             if kill and phase == "batch" and remaining:
                 target = rng.randrange(0, min(remaining, 30))
         elif line.startswith("recorded "):
