@@ -95,7 +95,10 @@ class PromptLearner(nn.Module):
         except (OSError, KeyError, ValueError, TypeError, SafetensorError) as exc:
             raise ModelLoadError(f"{path}: not a prompt learner weights file ({exc})") from exc
         learner = cls(spec)
-        learner.load_state_dict(tensors)
+        try:
+            learner.load_state_dict(tensors)
+        except RuntimeError as exc:  # missing, extra or reshaped tensors: tampered or for another model
+            raise ModelLoadError(f"{path}: weights do not fit the prompt learner ({str(exc).splitlines()[0]})") from exc
         return learner.eval()
 
 

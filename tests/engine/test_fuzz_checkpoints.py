@@ -4,12 +4,8 @@ Every loader the engine has is fed: truncated and random-byte files, a pickle di
 weights file (whose unpickling would create a marker file), and valid files whose tensors were
 swapped for ones of the wrong shape or removed (a tampered checkpoint).
 
-Finding (issue 7): tampered checkpoints currently escape as RuntimeError / KeyError from
-`load_state_dict` and `ReferenceSet.load` instead of ModelLoadError / ReferenceSetError (the
-station still shows them as a readable "failed unexpectedly" line, it does not crash). Those files
-belong to the engine's owners; the cases are strict xfails so they turn red once fixed, to be
-un-marked then. The fix: wrap `load_state_dict(...)` (efficientnet_lite.py, decoder.py,
-prompt_learner.py) and the tensor lookups of reference_set.py in the existing typed errors.
+Tampered checkpoints were first found to escape as RuntimeError / KeyError (issue 7); every
+loader now wraps `load_state_dict` and its tensor lookups in ModelLoadError / ReferenceSetError.
 """
 from __future__ import annotations
 
@@ -25,11 +21,6 @@ from anomalygpt_engine.decoder import AnomalyDecoder, DecoderSpec, load_decoder,
 from anomalygpt_engine.errors import EngineError, ModelLoadError, ReferenceSetError
 from anomalygpt_engine.prompt_learner import PromptLearner, PromptLearnerSpec
 from anomalygpt_engine.reference_set import ReferenceSet
-
-TAMPERED = pytest.mark.xfail(
-    strict=True, raises=(RuntimeError, KeyError),
-    reason="finding: a tampered checkpoint raises an untyped error (see the module docstring)",
-)
 
 
 class _Payload:
@@ -126,7 +117,6 @@ def test_prompt_learner_weights_corrupt_malicious_or_tampered_are_refused(tmp_pa
     assert not marker.exists()
 
 
-@TAMPERED
 def test_prompt_learner_weights_with_a_reshaped_tensor_are_refused(tmp_path):
     valid = PromptLearner(PromptLearnerSpec(embed_dim=32, hidden_size=48)).save(tmp_path / "prompt.safetensors")
     tensors = load_file(str(valid))
