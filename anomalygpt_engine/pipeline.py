@@ -16,6 +16,7 @@ from anomalygpt_engine.calibration import Calibration, fit_boundary, tail_rule
 from anomalygpt_engine.config import EngineConfig
 from anomalygpt_engine.device import resolve_device, resolve_dtype
 from anomalygpt_engine.errors import ReferenceSetError
+from anomalygpt_engine.generators import drain
 from anomalygpt_engine.imageio import ensure_rgb_uint8
 from anomalygpt_engine.memory_bank import (
     PatchBank,
@@ -112,12 +113,7 @@ class Engine:
     # -- references -----------------------------------------------------------------------
     def build_references(self, images: Sequence[np.ndarray], product: str, description: str = "") -> ReferenceSet:
         """Build and calibrate a product's reference set (drains build_references_iter)."""
-        generator = self.build_references_iter(images, product, description)
-        while True:
-            try:
-                next(generator)
-            except StopIteration as stop:
-                return stop.value
+        return drain(self.build_references_iter(images, product, description))
 
     def build_references_iter(
         self, images: Sequence[np.ndarray], product: str, description: str = ""

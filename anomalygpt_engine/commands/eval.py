@@ -10,6 +10,7 @@ from pathlib import Path
 from anomalygpt_engine.commands._common import add_engine_options, engine_config
 from anomalygpt_engine.evaluation.datasets import discover_categories
 from anomalygpt_engine.evaluation.runner import METRIC_KEYS, evaluate
+from anomalygpt_engine.generators import drain
 from anomalygpt_engine.pipeline import Engine
 
 
@@ -44,9 +45,10 @@ def format_table(report: dict) -> str:
         mean, std = block["mean"], block["std"]
         cells = "".join(f"{_fmt(mean[m]) + ' ±' + _fmt(std[m]).strip():>13}" for m in METRIC_KEYS)
         lines.append(f"{'mean ± std over seeds':<28}" + cells)
+    names = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro": "AUPRO",
+             "accuracy": "accuracy", "f1": "F1"}
     summary = "; ".join(
-        f"{k}-shot image AUROC {100 * b['mean']['image_auroc']:.1f}, pixel AUROC {100 * b['mean']['pixel_auroc']:.1f}, "
-        f"AUPRO {100 * b['mean']['aupro']:.1f}, accuracy {100 * b['mean']['accuracy']:.1f}, F1 {100 * b['mean']['f1']:.1f}"
+        f"{k}-shot " + ", ".join(f"{names[m]} {100 * b['mean'][m]:.1f}" for m in METRIC_KEYS)
         for k, b in report["shots"].items()
     )
     lines.append(f"summary: {summary}")
@@ -63,15 +65,11 @@ def run(args: argparse.Namespace) -> int:
     config = engine_config(args)
     overrides = {"mode": args.mode, "fusion_weight": args.fusion_weight, "decoder_weights": args.decoder_weights}
     engine = Engine(config.with_changes(**{k: v for k, v in overrides.items() if v is not None}))
-    generator = evaluate(engine, categories, args.shots, list(range(args.seeds)))
-    while True:
-        try:
-            line = next(generator)
-        except StopIteration as stop:
-            report = stop.value
-            break
+    def show(line: str) -> None:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
+
+    report = drain(evaluate(engine, categories, args.shots, list(range(args.seeds))), show)
     report["config"] = engine.config.to_dict()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from anomalygpt_engine.commands._common import add_engine_options, engine_config
+from anomalygpt_engine.generators import drain
 
 
 def register(subparsers) -> None:
@@ -65,16 +66,12 @@ def run(args: argparse.Namespace) -> int:
     generator = train_decoder(engine.encoder, data, args.out, train_config, tuple(config.layers), config.backbone,
                               config.smoothing_sigma, anchors, resume=not args.fresh, stop_after=args.stop_after)
     bar = tqdm(total=args.steps, desc="train-decoder", unit="step", file=sys.stderr)
-    summary = None
-    while True:
-        try:
-            progress = next(generator)
-        except StopIteration as stop:
-            summary = stop.value
-            break
+    def show(progress) -> None:
         bar.n = progress.step
         bar.set_postfix(loss=f"{progress.loss:.3f}")
         bar.refresh()
+
+    summary = drain(generator, show)
     bar.close()
     if "interrupted_at" in summary:
         print(f"stopped after step {summary['interrupted_at']}; rerun the command to resume", file=sys.stderr)

@@ -146,7 +146,8 @@ def _undo_files(session: Session, files: ContentStore, created: list[str], journ
     journal.unlink(missing_ok=True)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (used to tell stale claims from live ones)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -167,7 +168,7 @@ def recover_orphans(session: Session, files: ContentStore, stale_after_s: float 
             entry.unlink(missing_ok=True)
             continue
         same_host = info.get("host") == socket.gethostname()
-        dead = same_host and not _process_alive(int(info.get("pid", -1)))
+        dead = same_host and not process_alive(int(info.get("pid", -1)))
         if not dead and now - entry.stat().st_mtime < stale_after_s:
             continue  # a live writer (here or on another station) may be between its steps
         committed = session.scalar(select(Inspection.id).where(Inspection.uid == info["uid"]))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.history.recording import PendingRecord
+from desktop_app.history.recording import PendingRecord, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class RetryQueue:
             original, _, owner = path.name.partition(".claimed-")
             host, _, pid = owner.rpartition("-")
             try:
-                dead = host == _HOST and pid.isdigit() and not _process_alive(int(pid))
+                dead = host == _HOST and pid.isdigit() and not process_alive(int(pid))
                 if dead or time.time() - path.stat().st_mtime > stale_after_s:
                     os.rename(path, path.with_name(original))
                     log.warning("replaying %s: its claim by %s was left by a dead process", original, owner)
@@ -139,16 +139,6 @@ class RetryQueue:
 
 
 _HOST = socket.gethostname()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _when(item: PendingRecord | PendingChat) -> str:

@@ -16,6 +16,7 @@ from anomalygpt_engine.decoder import (
     save_decoder,
 )
 from anomalygpt_engine.errors import ModelLoadError
+from anomalygpt_engine.generators import drain
 from anomalygpt_engine.training.decoder_data import DecoderData
 from anomalygpt_engine.training.decoder_train import TrainConfig, train_decoder
 from tests.engine.conftest import texture_part
@@ -87,11 +88,7 @@ def test_checkpoint_round_trip_with_calibration(tmp_path):
 
 def _drain(generator):
     items = []
-    while True:
-        try:
-            items.append(next(generator))
-        except StopIteration as stop:
-            return items, stop.value
+    return items, drain(generator, items.append)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from anomalygpt_engine import Engine, EngineConfig
 from anomalygpt_engine.evaluation.datasets import discover_categories
 from anomalygpt_engine.evaluation.runner import evaluate
+from anomalygpt_engine.generators import drain
 
 pytestmark = pytest.mark.data
 
@@ -17,19 +18,11 @@ pytestmark = pytest.mark.data
 IMAGE_FLOOR, PIXEL_FLOOR, ACCURACY_FLOOR = 0.78, 0.88, 0.55
 
 
-def _drain(generator):
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
-
-
 def test_zero_shot_mvtec15_stays_above_floor(shared_data):
     engine = Engine(EngineConfig(device="cpu", mode="zeroshot"))
     categories = discover_categories(shared_data / "mvtec15")
     assert len(categories) == 15
-    report = _drain(evaluate(engine, categories, shots=[1], seeds=[0]))
+    report = drain(evaluate(engine, categories, shots=[1], seeds=[0]))
     mean = report["shots"]["1"]["mean"]
     assert mean["image_auroc"] >= IMAGE_FLOOR
     assert mean["pixel_auroc"] >= PIXEL_FLOOR

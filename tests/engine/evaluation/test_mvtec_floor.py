@@ -10,23 +10,16 @@ import pytest
 from anomalygpt_engine import Engine, EngineConfig
 from anomalygpt_engine.evaluation.datasets import discover_categories
 from anomalygpt_engine.evaluation.runner import evaluate
+from anomalygpt_engine.generators import drain
 
 pytestmark = pytest.mark.data
-
-
-def _drain(generator):
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
 
 
 def test_one_shot_mvtec15_stays_above_floor(shared_data):
     engine = Engine(EngineConfig(device="cpu"))
     categories = discover_categories(shared_data / "mvtec15")
     assert len(categories) == 15
-    report = _drain(evaluate(engine, categories, shots=[1], seeds=[0, 1]))
+    report = drain(evaluate(engine, categories, shots=[1], seeds=[0, 1]))
     mean = report["shots"]["1"]["mean"]
     assert mean["image_auroc"] >= 0.86
     assert mean["pixel_auroc"] >= 0.93
