@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from anomalygpt_engine.backbones import Encoder, create_encoder
-from anomalygpt_engine.calibration import Calibration, fit_boundary, tail_rule
+from anomalygpt_engine.calibration import fit_boundary, tail_rule
 from anomalygpt_engine.config import EngineConfig
 from anomalygpt_engine.device import resolve_device, resolve_dtype
 from anomalygpt_engine.errors import ReferenceSetError
@@ -290,9 +290,6 @@ class Engine:
         """Inspect a stream of images; stop iterating to cancel."""
         for image in images:
             yield self.inspect(image, refs)
-
-    def calibration_of(self, refs: ReferenceSet) -> Calibration:
-        return refs.calibration
 
     # -- dialogue -------------------------------------------------------------------------------
     def chat(self, result: InspectionResult, refs: ReferenceSet | None = None):

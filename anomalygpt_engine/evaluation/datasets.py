@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from anomalygpt_engine.imageio import is_image_path, load_image
+from anomalygpt_engine.imageio import is_image_path
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,4 @@ def discover_categories(root: str | Path) -> list[Category]:
         raise FileNotFoundError(f"{root}: no such folder")
     if is_category_dir(root):
         return [Category(root)]
-    found = [Category(p) for p in sorted(root.rglob("*")) if p.is_dir() and is_category_dir(p)]
-    return found
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    return load_image(path)
+    return [Category(p) for p in sorted(root.rglob("*")) if p.is_dir() and is_category_dir(p)]

@@ -80,9 +80,9 @@ def count_contradictions(answers: list[str], said_yes: bool | None) -> int:
 
 
 def run_image(engine, refs, sample, category: str, llm_verdict: bool = True) -> ConversationRecord:
-    from anomalygpt_engine.evaluation.datasets import load_rgb
+    from anomalygpt_engine.imageio import load_image
 
-    image = load_rgb(sample.path)
+    image = load_image(sample.path)
     result = engine.inspect(image, refs)
     session = engine.chat(result, refs)
     answers, stats = converse(session)
@@ -134,7 +134,8 @@ def evaluate_dialogue(
     limit: int | None = None, llm_verdict: bool = True,
 ) -> Iterator[str | tuple[dict, list[ConversationRecord]]]:
     """Yields progress lines; the last item is (summary, records). Summary: overall + per seed."""
-    from anomalygpt_engine.evaluation.datasets import discover_categories, load_rgb
+    from anomalygpt_engine.evaluation.datasets import discover_categories
+    from anomalygpt_engine.imageio import load_image
 
     found = [c for c in discover_categories(root) if not categories or c.root.name in categories]
     if not found:
@@ -144,7 +145,7 @@ def evaluate_dialogue(
     for seed in seeds:
         seed_records = []
         for category in found:
-            refs = engine.build_references([load_rgb(p) for p in category.draw_references(shots, seed)],
+            refs = engine.build_references([load_image(p) for p in category.draw_references(shots, seed)],
                                            product=category.root.name)
             for sample in spread(category.test_samples, limit):
                 seed_records.append(run_image(engine, refs, sample, category.root.name, llm_verdict))

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from anomalygpt_engine.evaluation.datasets import Category, load_rgb
+from anomalygpt_engine.evaluation.datasets import Category
 from anomalygpt_engine.evaluation.metrics import accuracy_f1, aupro, auroc
+from anomalygpt_engine.imageio import load_image
 from anomalygpt_engine.pipeline import Engine
 
 METRIC_SIDE = 256
@@ -52,7 +53,7 @@ def run_category(engine: Engine, category: Category, shots: int, seed: int, cach
     """Build references for one draw and inspect every test image of the category."""
     def image(path):
         if path not in cache:
-            cache[path] = load_rgb(path)
+            cache[path] = load_image(path)
         return cache[path]
 
     refs = None  # zero-shot mode inspects with the decoder alone: no references are drawn
