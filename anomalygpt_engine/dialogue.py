@@ -141,8 +141,20 @@ def polarity(text: str) -> bool | None:
     return None
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def invents_numbers(sentence: str, findings: Findings) -> bool:
+    """A number the findings never stated ("10 pixels long"): a small model making up a measurement."""
+    stated = set(_NUMBER.findall(" ".join((
+        findings.to_prompt(), findings.size_sentence(), findings.score_sentence(), findings.location_sentence()))))
+    return any(number not in stated for number in _NUMBER.findall(sentence))
+
+
 def contradicts(sentence: str, findings: Findings) -> bool:
-    """Whether an LLM sentence contradicts the findings (verdict, or a location for a defect)."""
+    """Whether an LLM sentence contradicts the findings (verdict, a location for a defect, a number)."""
+    if invents_numbers(sentence, findings):
+        return True
     said = polarity(sentence)
     if said is not None and said != findings.is_defective:
         return True

@@ -57,6 +57,7 @@ class Findings:
     n_references: int = 0
     image_size: tuple[int, int] = (0, 0)
     peak_location: str | None = None  # where the map peaks: the answer for a REVIEW without regions
+    peak_value: float = 0.0  # the calibrated map's highest value (0.5 = boundary)
 
     @classmethod
     def from_result(cls, result: InspectionResult, refs=None) -> Findings:
@@ -64,13 +65,15 @@ class Findings:
             RegionFinding(r.location, r.area_fraction, r.area_px, tuple(r.bbox), r.peak_score)
             for r in result.regions
         )
-        peak = None
+        peak, peak_value = None, 0.0
         if result.anomaly_map is not None and result.anomaly_map.size:
             height, width = result.anomaly_map.shape[:2]
             y, x = np.unravel_index(int(np.argmax(result.anomaly_map)), (height, width))
             peak = location_phrase(float(x), float(y), width, height)
+            peak_value = float(result.anomaly_map[y, x])
         return cls(
             peak_location=peak,
+            peak_value=peak_value,
             verdict=result.verdict,
             score=float(result.score),
             regions=regions,
@@ -143,7 +146,11 @@ class Findings:
 
     def location_sentence(self) -> str:
         if not self.is_defective:
-            return f"There is no anomaly to locate; the {self.subject()} looks normal everywhere."
+            text = "No anomaly was found, so there is nothing to locate."
+            if self.peak_location:  # where to look if the inspector doubts the verdict
+                text += (f" The area that differs most from the references, still below the boundary "
+                         f"(map value {self.peak_value:.2f} of 0.5), is at the {self.peak_location} of the image.")
+            return text
         places = self.locations()
         if not places:
             return "The image as a whole differs from the references, with no single spot standing out."

@@ -22,7 +22,10 @@ def register(subparsers) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training time budget")
     parser.add_argument("--max-steps", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay to 0)")
+    parser.add_argument("--first-token-weight", type=float, default=4.0,
+                        help="loss weight of the answer's first token (the Yes/No of a verdict question)")
+    parser.add_argument("--val-every", type=int, default=100, help="held-out Yes/No accuracy every N steps (0: off)")
     parser.add_argument("--n-base", type=int, default=4)
     parser.add_argument("--n-map", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
@@ -62,17 +65,21 @@ def run(args: argparse.Namespace) -> int:
           f"in {data_seconds:.0f} s", flush=True)
     learner, report = None, None
     for item in train_prompt_learner(model, train, val, spec, args.minutes, args.max_steps, args.batch_size,
-                                     args.lr, args.seed):
+                                     args.lr, args.seed, args.first_token_weight, args.val_every):
         if isinstance(item[0], int):
-            step, loss = item
-            if step == 1 or step % 10 == 0:
+            step, loss, accuracy = item
+            if step == 1 or step % 50 == 0:
                 print(f"step {step}: loss {loss:.4f}", flush=True)
+            if accuracy is not None:
+                print(f"step {step}: held-out Yes/No accuracy {accuracy:.3f}", flush=True)
         else:
             learner, report = item
     out = args.out or DEFAULT_WEIGHTS
     summary = {**report.__dict__, "data_seconds": round(data_seconds, 1), "train_samples": len(train),
                "val_samples": len(val), "sources": [s.name for s in sources], "llm": model.name,
-               "threads": torch.get_num_threads()}
+               "threads": torch.get_num_threads(), "batch_size": args.batch_size, "lr": args.lr,
+               "first_token_weight": args.first_token_weight, "reference_sets": args.reference_sets,
+               "images_per_set": args.images_per_set, "seed": args.seed}
     learner.save(out, extra={"training": json.dumps(summary)})
     print(json.dumps(summary, indent=2))
     print(f"saved {out}")

@@ -100,6 +100,7 @@ def run_image(engine, refs, sample, category: str, llm_verdict: bool = True) -> 
 def summarise(records: list[ConversationRecord]) -> dict:
     n = len(records)
     located = [r for r in records if r.is_anomalous and r.location_truth is not None]
+    flagged = [r for r in located if r.calibrated_defective]
     llm = [r for r in records if r.llm_yes_prob is not None]
     first, tokens, decode = [], 0, 0.0
     for record in records:
@@ -116,6 +117,9 @@ def summarise(records: list[ConversationRecord]) -> dict:
         "yes_no_accuracy": sum(r.said_yes == r.is_anomalous for r in records) / max(1, n),
         "location_accuracy": sum(r.location_said == r.location_truth for r in located) / max(1, len(located)),
         "location_images": len(located),
+        # The same, only over the defective images the calibrated verdict flagged (NG or REVIEW).
+        "location_accuracy_flagged": sum(r.location_said == r.location_truth for r in flagged) / max(1, len(flagged)),
+        "location_images_flagged": len(flagged),
         "contradictions": int(sum(r.contradictions for r in records)),
         "first_token_s": statistics.median(first) if first else None,
         "first_token_s_p90": float(np.percentile(first, 90)) if first else None,

@@ -6,6 +6,7 @@ questions about the image so the model keeps talking normally. CPU-feasible: a t
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,8 +78,11 @@ def batch_tensors(samples: list[PromptSample], device, dtype) -> tuple[torch.Ten
 
 
 def lm_loss(model: LanguageModel, learner: PromptLearner, samples: list[PromptSample],
-            pairs: list[EncodedPair]) -> torch.Tensor:
-    """Mean cross-entropy over the answers' tokens, the LLM frozen and the prompts trainable."""
+            pairs: list[EncodedPair], first_token_weight: float = 1.0) -> torch.Tensor:
+    """Weighted mean cross-entropy over the answers' tokens, the LLM frozen and the prompts trainable.
+
+    The first answer token ("Yes" / "No" for a verdict question) carries the decision while the rest
+    is mostly format, learned in a few steps; `first_token_weight` > 1 keeps the gradient on it."""
     embeddings, maps = batch_tensors(samples, model.device, model.dtype)
     visual = learner(embeddings, maps)
     rows, targets = [], []
@@ -103,7 +107,12 @@ def lm_loss(model: LanguageModel, learner: PromptLearner, samples: list[PromptSa
     shifted = labels[:, 1:].to(model.device)
     keep = shifted != -100
     logits = model.model.get_output_embeddings()(states[:, :-1][keep])  # only where an answer token is predicted
-    return F.cross_entropy(logits.float(), shifted[keep])
+    losses = F.cross_entropy(logits.float(), shifted[keep], reduction="none")
+    weights = torch.ones_like(shifted, dtype=losses.dtype)
+    first = keep.int().argmax(dim=1)  # each row's first supervised position
+    weights[torch.arange(len(rows)), first] = first_token_weight
+    weights = weights[keep]
+    return (losses * weights).sum() / weights.sum()
 
 
 @torch.no_grad()
@@ -131,13 +140,18 @@ class TrainReport:
     last_loss: float  # mean of the last 10 steps
     val_accuracy_before: float
     val_accuracy_after: float
+    val_history: tuple[tuple[int, float], ...] = ()  # (step, held-out Yes/No accuracy) every val_every steps
 
 
 def train_prompt_learner(
     model: LanguageModel, train: list[PromptSample], val: list[PromptSample], spec: PromptLearnerSpec,
     minutes: float = 10.0, max_steps: int = 10_000, batch_size: int = 8, lr: float = 2e-3, seed: int = 0,
-) -> Iterator[tuple[int, float] | tuple[PromptLearner, TrainReport]]:
-    """Yields (step, loss) as it trains; the last item is (learner, report)."""
+    first_token_weight: float = 1.0, val_every: int = 0,
+) -> Iterator[tuple[int, float, float | None] | tuple[PromptLearner, TrainReport]]:
+    """Yields (step, loss, held-out accuracy or None) as it trains; the last item is (learner, report).
+
+    The learning rate follows a cosine from `lr` to 0 over whichever budget (time or steps) runs
+    out first, so a long run ends settled instead of at full step size."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.model.requires_grad_(False)
@@ -147,22 +161,31 @@ def train_prompt_learner(
     optimizer = torch.optim.AdamW(learner.parameters(), lr=lr, weight_decay=0.0)
     encode = PairEncoder(model)
     losses: list[float] = []
+    history: list[tuple[int, float]] = []
     start = time.perf_counter()
     step = 0
     while step < max_steps and time.perf_counter() - start < minutes * 60:
         picks = [train[int(i)] for i in rng.choice(len(train), size=min(batch_size, len(train)), replace=False)]
         pairs = [encode(*qa_pair(sample, rng)) for sample in picks]
-        loss = lm_loss(model, learner, picks, pairs)
+        progress = max(step / max_steps, (time.perf_counter() - start) / (minutes * 60))
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        loss = lm_loss(model, learner, picks, pairs, first_token_weight)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(learner.parameters(), 1.0)
         optimizer.step()
         losses.append(loss.item())
         step += 1
-        yield step, losses[-1]
+        accuracy = None
+        if val and val_every and step % val_every == 0:
+            accuracy = verdict_accuracy(model, learner.eval(), val)
+            learner.train()
+            history.append((step, accuracy))
+        yield step, losses[-1], accuracy
     seconds = time.perf_counter() - start
     learner.eval()
     after = verdict_accuracy(model, learner, val) if val else float("nan")
     report = TrainReport(step, seconds, losses[0] if losses else float("nan"),
-                         float(np.mean(losses[-10:])) if losses else float("nan"), before, after)
+                         float(np.mean(losses[-10:])) if losses else float("nan"), before, after, tuple(history))
     yield learner, report

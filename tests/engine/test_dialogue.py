@@ -54,6 +54,20 @@ def test_polarity_and_contradiction():
     assert contradicts("The defect is at the bottom right.", ng)
     assert not contradicts("It is at the top left.", ng)
     assert not contradicts("The surface is metallic.", ok)
+    assert contradicts("The scratch is 10 pixels long.", ng)  # no such measurement in the findings
+    assert not contradicts(f"It covers {ng.size_sentence().split('about ')[1].split(' of')[0]} of the image.", ng)
+
+
+def test_location_answer_for_a_good_part_points_at_the_most_different_area():
+    ok = Findings.from_result(make_result(False))
+    amap = np.full((90, 120), 0.1, np.float32)
+    amap[70:80, 100:110] = 0.3  # below the boundary, bottom right
+    result = make_result(False)
+    doubtful = Findings.from_result(InspectionResult(**{**result.__dict__, "anomaly_map": amap}))
+    sentence = doubtful.location_sentence()
+    assert sentence.startswith("No anomaly was found") and "bottom right" in sentence and "0.30" in sentence
+    assert polarity(sentence) is False and not contradicts(sentence, doubtful)
+    assert contradicts(sentence, ok)  # 0.30 is not a number the plain findings stated
 
 
 def test_findings_block_and_sentences():

@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from anomalygpt_engine.llm import forget_loaded, load_language_model
 from anomalygpt_engine.llm.tiny import save_tiny_llm
-from anomalygpt_engine.prompt_learner import PromptLearnerSpec
+from anomalygpt_engine.prompt_learner import PromptLearner, PromptLearnerSpec
 from anomalygpt_engine.training.prompt_data import PromptSample, mask_location
-from anomalygpt_engine.training.prompt_train import PairEncoder, qa_pair, train_prompt_learner
+from anomalygpt_engine.training.prompt_train import (
+    PairEncoder,
+    batch_tensors,
+    lm_loss,
+    qa_pair,
+    train_prompt_learner,
+)
 
 
 def fake_sample(rng: np.random.Generator, defective: bool) -> PromptSample:
@@ -51,7 +58,8 @@ def test_tiny_training_run_lowers_the_loss(tiny):
     val = [fake_sample(rng, i % 2 == 1) for i in range(6)]
     spec = PromptLearnerSpec(embed_dim=16, hidden_size=tiny.hidden_size, n_base=2, n_map=2)
     losses, result = [], None
-    for item in train_prompt_learner(tiny, train, val, spec, minutes=2, max_steps=30, batch_size=4, lr=3e-2):
+    for item in train_prompt_learner(tiny, train, val, spec, minutes=2, max_steps=30, batch_size=4, lr=3e-2,
+                                     first_token_weight=3.0, val_every=10):
         if isinstance(item[0], int):
             losses.append(item[1])
         else:
@@ -60,4 +68,28 @@ def test_tiny_training_run_lowers_the_loss(tiny):
     assert report.steps == 30 and len(losses) == 30
     assert np.mean(losses[-6:]) < np.mean(losses[:6]) - 0.3
     assert 0.0 <= report.val_accuracy_after <= 1.0
+    assert [step for step, _ in report.val_history] == [10, 20, 30]
     assert not any(p.requires_grad for p in tiny.model.parameters())  # the LLM stayed frozen
+
+
+def test_first_token_weight_moves_the_loss_towards_the_verdict_token(tiny):
+    rng = np.random.default_rng(2)
+    samples = [fake_sample(rng, i % 2 == 1) for i in range(4)]
+    spec = PromptLearnerSpec(embed_dim=16, hidden_size=tiny.hidden_size, n_base=2, n_map=2)
+    learner = PromptLearner(spec)
+    encode = PairEncoder(tiny)
+    pairs = [encode("Is there any anomaly in the image?", "Yes, there is." if s.defective else "No.") for s in samples]
+    with torch.no_grad():
+        plain = lm_loss(tiny, learner, samples, pairs)
+        same = lm_loss(tiny, learner, samples, pairs, first_token_weight=1.0)
+        heavy = lm_loss(tiny, learner, samples, pairs, first_token_weight=1e6)
+        # With an overwhelming weight the loss is the mean cross-entropy of the first answer tokens alone.
+        firsts = []
+        for sample, pair in zip(samples, pairs):
+            visual = learner(*batch_tensors([sample], tiny.device, tiny.dtype))[0]
+            embeds = torch.cat([tiny.embed_ids(pair.before), visual, tiny.embed_ids(pair.after)])
+            logits = tiny.first_logits(embeds.unsqueeze(0))
+            firsts.append(torch.nn.functional.cross_entropy(logits.float().view(1, -1), pair.answer[:1]))
+    assert torch.isclose(plain, same)
+    assert torch.isclose(heavy, torch.stack(firsts).mean(), rtol=1e-3)
+    assert not torch.isclose(plain, heavy)
