@@ -1,6 +1,7 @@
 """MVTec AD folder layout: <category>/train/good, <category>/test/<type>, <category>/ground_truth/<type>."""
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -66,11 +67,14 @@ class Category:
         return any(s.mask_path is not None for s in self.test_samples)
 
     def draw_references(self, shots: int, seed: int) -> list[Path]:
-        """k normal references drawn without replacement, reproducibly per seed."""
-        if shots > len(self.train_paths):
-            raise ValueError(f"{self.key}: {shots} shots requested, {len(self.train_paths)} available")
-        rng = np.random.default_rng(seed)
-        picks = rng.choice(len(self.train_paths), size=shots, replace=False)
+        """k normal references, reproducibly per seed and category; consecutive seeds take consecutive
+        blocks of one shuffled order, so seeds differ wherever the folder has enough images (an
+        independent draw per seed repeated 1-shot references: seeds 0, 2 and 3 all drew image 8)."""
+        count = len(self.train_paths)
+        if shots > count:
+            raise ValueError(f"{self.key}: {shots} shots requested, {count} available")
+        order = np.random.default_rng(zlib.crc32(self.root.name.encode())).permutation(count)
+        picks = {int(order[(seed * shots + offset) % count]) for offset in range(shots)}
         return [self.train_paths[i] for i in sorted(picks)]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from anomalygpt_engine.dialogue import VERDICT_QUESTION, DialogueSession, polarity
+from anomalygpt_engine.evaluation.metrics import auroc
 from anomalygpt_engine.regions import location_phrase
 
 SCRIPT = (VERDICT_QUESTION, "Where is the anomaly?", "How large is it?")
@@ -127,6 +128,9 @@ def summarise(records: list[ConversationRecord]) -> dict:
         "llm_verdict_accuracy": (sum((r.llm_yes_prob > 0.5) == r.is_anomalous for r in llm) / len(llm))
         if llm else None,
         "calibrated_verdict_accuracy": sum(r.calibrated_defective == r.is_anomalous for r in records) / max(1, n),
+        # Threshold-free: how well P("Yes") alone ranks defective above good images.
+        "llm_verdict_auroc": auroc(np.array([r.is_anomalous for r in llm]), np.array([r.llm_yes_prob for r in llm]))
+        if llm and len({r.is_anomalous for r in llm}) == 2 else None,
         "llm_calibrated_agreement": (sum((r.llm_yes_prob > 0.5) == r.calibrated_defective for r in llm) / len(llm))
         if llm else None,
         "unanswered_yes_no": sum(r.said_yes is None for r in records),
