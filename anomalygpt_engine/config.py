@@ -37,6 +37,11 @@ class EngineConfig:
     llm_path: str | None = None
     prompt_weights: str | None = None  # prompt learner safetensors; None = the shipped weights
     max_new_tokens: int = 40  # per answer, for the LLM's elaboration after the grounded sentence
+    # Questions whose grounded answer the LLM may extend by one sentence (dialogue.Intent values);
+    # free questions always go to the LLM. After verdict, location and size facts the 135M default
+    # added mostly noise in eval-dialogue ("The image is not a normal human face."), so it only
+    # elaborates on appearance; a larger local LLM can take them all.
+    llm_elaborates: tuple[str, ...] = ("appearance",)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +57,8 @@ class EngineConfig:
         for key in ("layers", "rotations"):
             if key in values:
                 values[key] = tuple(int(v) for v in values[key])
+        if "llm_elaborates" in values:
+            values["llm_elaborates"] = tuple(str(v) for v in values["llm_elaborates"])
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> EngineConfig:

@@ -184,6 +184,7 @@ class DialogueSession:
         guard: bool = True,
         extra_sentences: int = 1,
         elaborate: bool = True,
+        elaborate_intents: frozenset[Intent] | None = None,
     ) -> None:
         self.findings = findings
         self.language_model = language_model
@@ -193,6 +194,7 @@ class DialogueSession:
         self.extra_sentences = extra_sentences  # LLM sentences allowed after a grounded sentence
         # The model tends to end its turn right after a grounded sentence; elaborate = it must add one.
         self.elaborate = elaborate
+        self.elaborate_intents = elaborate_intents  # None: the LLM may extend every grounded answer
         self._prefix_cache = PrefixCache()
         self.fallback_reason = fallback_reason
         self.history: list[ChatTurn] = []
@@ -297,6 +299,8 @@ class DialogueSession:
         if grounded:
             yield grounded
             if self.max_new_tokens <= 0:  # grounded sentences only (fast evaluation runs)
+                return
+            if self.elaborate_intents is not None and intent not in self.elaborate_intents:
                 return
         started = time.perf_counter()
         embeds, keys = self.prompt_embeds(question, prefix=grounded)
@@ -404,4 +408,5 @@ def open_session(config, device: torch.device, result, refs=None) -> DialogueSes
     except ModelLoadError as exc:
         return DialogueSession(findings, max_new_tokens=config.max_new_tokens, fallback_reason=str(exc))
     visual = visual_tokens_for(result, learner, device, dtype)
-    return DialogueSession(findings, model, visual, max_new_tokens=config.max_new_tokens)
+    return DialogueSession(findings, model, visual, max_new_tokens=config.max_new_tokens,
+                           elaborate_intents=frozenset(Intent(value) for value in config.llm_elaborates))

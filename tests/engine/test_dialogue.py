@@ -103,7 +103,8 @@ def test_missing_llm_folder_falls_back(tmp_path):
 
 
 def test_local_folder_llm_grounded_and_streaming(tiny_llm):
-    engine = Engine(EngineConfig(device="cpu", llm="hf", llm_path=str(tiny_llm), max_new_tokens=12))
+    engine = Engine(EngineConfig(device="cpu", llm="hf", llm_path=str(tiny_llm), max_new_tokens=12,
+                                 llm_elaborates=("verdict", "appearance")))
     session = engine.chat(make_result(True))
     assert session.uses_llm and session.language_model.name == tiny_llm.name
     pieces = list(session.ask("Is there any anomaly in the image?"))
@@ -137,3 +138,15 @@ def test_history_truncation_drops_old_turns(tiny_llm):
     assert session.last_stats["history_turns"] < 7  # ... but only what fits is sent to the model
     embeds, keys = session.prompt_embeds("One more question about the anomaly?")
     assert embeds.shape[1] == len(keys) <= 160
+
+
+def test_llm_extends_only_the_configured_intents(tiny_llm):
+    engine = Engine(EngineConfig(device="cpu", llm="hf", llm_path=str(tiny_llm), max_new_tokens=6))
+    assert engine.config.llm_elaborates == ("appearance",)
+    session = engine.chat(make_result(True))
+    verdict = session.answer("Is there any anomaly in the image?")
+    assert verdict == session.findings.verdict_sentence() and "llm" not in session.last_stats
+    session.answer("What does the anomaly look like?")
+    assert session.last_stats["llm"]["tokens"] >= 1  # the LLM ran for the appearance question
+    session.answer("Tell me about the texture.")
+    assert session.last_stats["llm"]["tokens"] >= 1  # free questions always go to the LLM

@@ -57,3 +57,20 @@ def test_shipped_weights_fit_the_defaults():
     learner = PromptLearner.load(DEFAULT_WEIGHTS)
     assert learner.spec.embed_dim == 1280 and learner.spec.hidden_size == 576
     assert (DEFAULT_WEIGHTS.parent / "MODEL_CARD.md").is_file()
+
+
+def test_shipped_weights_make_the_llm_answer_yes_no_on_unseen_parts():
+    """The LLM's own Yes/No through the shipped learner, on simulated parts from a seed training never
+    used: well above chance (the model card reports 0.89 on 320 held-out samples; untrained was 0.42)."""
+    from anomalygpt_engine import Engine, EngineConfig
+    from anomalygpt_engine.llm import load_language_model
+    from anomalygpt_engine.training.prompt_data import generate_samples, skimage_sources
+    from anomalygpt_engine.training.prompt_train import verdict_accuracy
+
+    engine = Engine(EngineConfig(device="cpu", llm="none"))
+    samples = list(generate_samples(engine, skimage_sources(), reference_sets=1, images_per_set=8, map_size=64,
+                                    seed=12345))
+    learner = PromptLearner.load(DEFAULT_WEIGHTS)
+    model = load_language_model("smollm2", None)
+    assert len(samples) == 40
+    assert verdict_accuracy(model, learner, samples) >= 0.7
