@@ -151,9 +151,16 @@ def invents_numbers(sentence: str, findings: Findings) -> bool:
     return any(number not in stated for number in _NUMBER.findall(sentence))
 
 
+_DENIES_VISIBILITY = re.compile(r"\b(not|never|barely|hardly) (\w+ )?(visible|seen|noticeable)\b|\binvisible\b",
+                                re.IGNORECASE)
+
+
 def contradicts(sentence: str, findings: Findings) -> bool:
-    """Whether an LLM sentence contradicts the findings (verdict, a location for a defect, a number)."""
+    """Whether an LLM sentence contradicts the findings (verdict, a location for a defect, a number,
+    or calling a detected anomaly invisible)."""
     if invents_numbers(sentence, findings):
+        return True
+    if findings.is_defective and _DENIES_VISIBILITY.search(sentence):
         return True
     said = polarity(sentence)
     if said is not None and said != findings.is_defective:

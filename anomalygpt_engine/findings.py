@@ -14,6 +14,8 @@ from anomalygpt_engine.regions import location_phrase
 from anomalygpt_engine.types import InspectionResult, Verdict
 
 MAX_REGIONS = 3  # the prompt lists the largest few; the rest are only counted
+# A good part's map sits near 0.1; below this peak nothing stands out enough to be worth naming.
+NOTABLE_PEAK = 0.25
 
 
 def size_word(area_fraction: float) -> str:
@@ -147,7 +149,7 @@ class Findings:
     def location_sentence(self) -> str:
         if not self.is_defective:
             text = "No anomaly was found, so there is nothing to locate."
-            if self.peak_location:  # where to look if the inspector doubts the verdict
+            if self.peak_location and self.peak_value >= NOTABLE_PEAK:  # where to look if in doubt
                 text += (f" The area that differs most from the references, still below the boundary "
                          f"(map value {self.peak_value:.2f} of 0.5), is at the {self.peak_location} of the image.")
             return text

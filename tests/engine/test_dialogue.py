@@ -8,6 +8,7 @@ import pytest
 
 from anomalygpt_engine import Engine, EngineConfig
 from anomalygpt_engine.dialogue import DialogueSession, Intent, classify, contradicts, polarity
+from anomalygpt_engine.evaluation.dialogue_eval import said_location
 from anomalygpt_engine.findings import Findings, RegionFinding
 from anomalygpt_engine.llm import forget_loaded, load_language_model
 from anomalygpt_engine.llm.tiny import save_tiny_llm
@@ -55,6 +56,8 @@ def test_polarity_and_contradiction():
     assert not contradicts("It is at the top left.", ng)
     assert not contradicts("The surface is metallic.", ok)
     assert contradicts("The scratch is 10 pixels long.", ng)  # no such measurement in the findings
+    assert contradicts("It is a visual anomaly that is not visible to the naked eye.", ng)
+    assert not contradicts("No defect is visible.", ok)
     assert not contradicts(f"It covers {ng.size_sentence().split('about ')[1].split(' of')[0]} of the image.", ng)
 
 
@@ -68,6 +71,8 @@ def test_location_answer_for_a_good_part_points_at_the_most_different_area():
     assert sentence.startswith("No anomaly was found") and "bottom right" in sentence and "0.30" in sentence
     assert polarity(sentence) is False and not contradicts(sentence, doubtful)
     assert contradicts(sentence, ok)  # 0.30 is not a number the plain findings stated
+    flat = ok.location_sentence()  # peak 0.1, like any good part: no place is worth naming
+    assert flat == "No anomaly was found, so there is nothing to locate." and said_location(flat) is None
 
 
 def test_findings_block_and_sentences():
