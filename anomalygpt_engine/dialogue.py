@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import torch
 
-from anomalygpt_engine.findings import Findings
+from anomalygpt_engine.findings import NUMBER, Findings
 from anomalygpt_engine.llm.model import IMAGE_PLACEHOLDER, LanguageModel, PrefixCache
 from anomalygpt_engine.types import ChatTurn
 
@@ -141,14 +141,9 @@ def polarity(text: str) -> bool | None:
     return None
 
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
 def invents_numbers(sentence: str, findings: Findings) -> bool:
     """A number the findings never stated ("10 pixels long"): a small model making up a measurement."""
-    stated = set(_NUMBER.findall(" ".join((
-        findings.to_prompt(), findings.size_sentence(), findings.score_sentence(), findings.location_sentence()))))
-    return any(number not in stated for number in _NUMBER.findall(sentence))
+    return any(number not in findings.stated_numbers for number in NUMBER.findall(sentence))
 
 
 _DENIES_VISIBILITY = re.compile(r"\b(not|never|barely|hardly) (\w+ )?(visible|seen|noticeable)\b|\binvisible\b",

@@ -6,7 +6,9 @@ location and size, so that a small model elaborates on facts rather than inventi
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from anomalygpt_engine.regions import location_phrase
 from anomalygpt_engine.types import InspectionResult, Verdict
 
 MAX_REGIONS = 3  # the prompt lists the largest few; the rest are only counted
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # A good part's map sits near 0.1; below this peak nothing stands out enough to be worth naming.
 NOTABLE_PEAK = 0.25
 
@@ -107,6 +110,12 @@ class Findings:
         if not seen and self.is_defective and self.peak_location:
             seen.append(self.peak_location)  # borderline score, no region above the boundary
         return seen
+
+    @cached_property
+    def stated_numbers(self) -> frozenset[str]:
+        """Every number the prompt block and the grounded sentences give; anything else is invented."""
+        said = " ".join((self.to_prompt(), self.size_sentence(), self.score_sentence(), self.location_sentence()))
+        return frozenset(NUMBER.findall(said))
 
     def subject(self) -> str:
         return self.product.replace("_", " ") if self.product else "part"
