@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.app.test_station import RESULTS, demo_tests
+from tests.app.test_station import RESULTS, demo_lot, demo_tests
 
 SIZE = (1600, 1000)
 
@@ -87,11 +86,7 @@ def test_reference_manager(qtbot, shot_station):
 
 
 def test_batch_in_progress(qtbot, shot_station, tmp_path):
-    folder = tmp_path / "lot"
-    folder.mkdir()
-    for copy in range(10):
-        for path in demo_tests():
-            shutil.copy(path, folder / f"{copy:02d}_{path.name}")
+    folder = demo_lot(tmp_path / "lot", copies=10)
     controller = shot_station.controller
     controller.inspect_folder(folder)
     qtbot.waitUntil(lambda: controller.counts.total >= 12 and controller.current is not None, timeout=60_000)

@@ -23,6 +23,15 @@ def demo_tests() -> list[Path]:
     return sorted((demo_samples_dir() / "test").glob("*.jpg"))
 
 
+def demo_lot(folder: Path, copies: int) -> Path:
+    """A folder holding `copies` numbered copies of every demo test image: a batch to inspect."""
+    folder.mkdir()
+    for copy in range(copies):
+        for path in demo_tests():
+            shutil.copy(path, folder / f"{copy:02d}_{path.name}")
+    return folder
+
+
 def test_first_run_calibrates_the_demo_and_space_inspects(qtbot, engine, data_dir):
     station = make_station(qtbot, engine)  # fresh data folder: the demo product is added and calibrated
     try:
@@ -38,11 +47,7 @@ def test_first_run_calibrates_the_demo_and_space_inspects(qtbot, engine, data_di
 
 
 def test_event_loop_stays_responsive_during_a_batch(qtbot, station, tmp_path):
-    folder = tmp_path / "batch"
-    folder.mkdir()
-    for copy in range(6):
-        for path in demo_tests():
-            shutil.copy(path, folder / f"{copy}_{path.name}")
+    folder = demo_lot(tmp_path / "batch", copies=6)
     gaps: list[float] = []
     last = [time.perf_counter()]
 
