@@ -77,6 +77,12 @@ class Engine:
             fingerprint.update(mode="fused", decoder_weights=c.decoder_weights, fusion_weight=c.fusion_weight)
         return fingerprint
 
+    def identity(self) -> dict:
+        """Which models judge in this engine (names, paths, weight hashes), for the quality record."""
+        from anomalygpt_engine.identity import model_identity
+
+        return model_identity(self.config, self.mode)
+
     @property
     def mode(self) -> str:
         """The effective mode: "auto" is "fused" where a decoder fits the encoder, else "fewshot"."""

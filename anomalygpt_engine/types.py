@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+DECISION_BOUNDARY = 0.5  # every product's decision boundary on the calibrated score and map scale
+
+
 class Verdict(str, enum.Enum):
     """Three-zone decision; REVIEW is the uncertain band around the calibrated boundary."""
 

@@ -114,7 +114,7 @@ def main() -> None:
                                   "top left", 0.9),), (args.size, args.size), PRODUCTS[i % 5], 20.0)
         latencies.append(timed(lambda: store.record_inspection(result, image, station="st1", operator="op1",
                                                                source="bench", engine_version="0.1.0",
-                                                               model_version="lite0")))
+                                                               model_version="lite0", boundary=0.5)))
     p95 = float(np.percentile(latencies, 95))
     print(f"record {args.records} inspections ({args.size}x{args.size} RGB, row + 2 PNG files, fsync): "
           f"median {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms")

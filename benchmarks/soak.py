@@ -64,12 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from anomalygpt_engine import Engine, EngineConfig, __version__
+    from anomalygpt_engine.identity import short_name
+    from anomalygpt_engine.types import DECISION_BOUNDARY
     from desktop_app.history import HistoryStore
 
     torch.set_num_threads(args.threads)
     process = psutil.Process()
     engine = Engine(EngineConfig(llm="none", num_threads=args.threads, device="cpu"))
     refs = engine.build_references(references(args.size), "soak", "ball screw")
+    identity = engine.identity()
+    model_version = short_name(identity)
     temp = None if args.data else tempfile.TemporaryDirectory(prefix="agpt-soak-")
     data = args.data or Path(temp.name)
     windows: list[dict[str, float]] = []
@@ -83,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             image = next(images)
             result = engine.inspect(image, refs)
             store.record_inspection(result, image, station="soak", operator="soak", source=f"soak/{index}",
-                                    engine_version=__version__, model_version="embedded")
+                                    engine_version=__version__, model_version=model_version,
+                                    boundary=DECISION_BOUNDARY, models=identity)
             latencies.append((time.perf_counter() - t0) * 1000)
             if index % 1000 == 0:  # what the history browser asks while the station runs
                 store.count()

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -108,6 +109,10 @@ class Inspection(Base):
     engine_version: Mapped[str] = mapped_column(String(50))
     model_version: Mapped[str] = mapped_column(String(200))
     nearest_reference: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What judged the part: backbone, decoder / prompt learner weights with hashes, LLM (migration 0002).
+    models: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reference_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    calibrated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     image_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     image_path: Mapped[str | None] = mapped_column(String(300), nullable=True)
     heatmap_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -130,6 +135,9 @@ class ChatMessage(Base):
     role: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)  # who answered (assistant turns)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)  # answer stopped by the operator
+    operator: Mapped[str | None] = mapped_column(String(100), nullable=True)  # who asked
 
     inspection: Mapped[Inspection] = relationship(back_populates="messages")
 

@@ -54,12 +54,21 @@ def region_to_dict(region: Any) -> dict[str, Any]:
 def build_pending(
     result: Any, image_rgb: np.ndarray, *, station: str, operator: str, source: str,
     lot: str | None, serial: str | None, engine_version: str, model_version: str,
-    raw_boundary: float | None = None, time: dt.datetime | None = None,
+    raw_boundary: float | None = None, time: dt.datetime | None = None, boundary: float | None = None,
+    models: dict[str, Any] | None = None, reference_fingerprint: str | None = None,
+    calibrated_at: dt.datetime | None = None,
 ) -> PendingRecord:
-    """Validate inputs up front: a malformed result is the caller's bug and is not queued."""
+    """Validate inputs up front: a malformed result is the caller's bug and is not queued.
+
+    `boundary` is the calibrated decision boundary the engine used; the history does not know the
+    engine, so it comes from the caller or from `result.boundary`.
+    """
     verdict = getattr(result.verdict, "value", result.verdict)
     if verdict not in VERDICTS:
         raise HistoryError(f"unknown verdict {verdict!r}")
+    boundary = boundary if boundary is not None else getattr(result, "boundary", None)
+    if boundary is None:
+        raise HistoryError("the decision boundary of the verdict is unknown: pass boundary=")
     image = np.asarray(image_rgb)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise HistoryError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
@@ -72,11 +81,13 @@ def build_pending(
         "time": when.isoformat(), "station": station, "operator": operator, "source": source,
         "lot": lot, "serial": serial, "verdict": verdict, "effective_verdict": verdict,
         "score": float(result.score), "raw_score": float(getattr(result, "raw_score", 0.0)),
-        "boundary": 0.5, "raw_boundary": raw_boundary, "regions": regions,
+        "boundary": float(boundary), "raw_boundary": raw_boundary, "regions": regions,
         "region_count": len(regions), "image_width": int(image.shape[1]),
         "image_height": int(image.shape[0]), "latency_ms": float(result.latency_ms),
         "mode": str(getattr(result, "mode", "fewshot")), "engine_version": engine_version,
         "model_version": model_version, "nearest_reference": getattr(result, "nearest_reference", None),
+        "models": models, "reference_fingerprint": reference_fingerprint,
+        "calibrated_at": calibrated_at.isoformat() if calibrated_at else None,
     }
     return PendingRecord(uuid.uuid4().hex, fields, str(result.product), image, anomaly_map)
 
@@ -100,7 +111,9 @@ def write_record(
 ) -> int:
     """Write files then the row in `session`'s transaction, which the caller commits."""
     fields = dict(pending.fields)
-    fields["time"] = dt.datetime.fromisoformat(fields["time"])
+    for key in ("time", "calibrated_at"):
+        if fields.get(key):
+            fields[key] = dt.datetime.fromisoformat(fields[key])
     row = Inspection(uid=pending.uid, product_id=product_id, **fields)
     created: list[str] = []
     journal = _journal_dir(files) / f"{pending.uid}.json"

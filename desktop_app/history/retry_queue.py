@@ -32,6 +32,9 @@ class PendingChat:
     text: str
     time: str  # ISO, aware
     key: str = ""
+    model: str | None = None  # which model answered (assistant turns)
+    cancelled: bool = False
+    operator: str | None = None  # who asked
 
 
 class RetryQueue:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import select
@@ -40,13 +40,24 @@ from desktop_app.history.retry_queue import PendingChat, RetryQueue
 log = logging.getLogger(__name__)
 
 
+class Turn(NamedTuple):
+    """One chat message as read back; indexable like the (role, text, time) tuples it extends."""
+
+    role: str
+    text: str
+    time: dt.datetime
+    model: str | None = None
+    cancelled: bool = False
+    operator: str | None = None
+
+
 @dataclass
 class InspectionRecord:
     """One inspection opened for review: all columns, the dialogue, overrides, and the pictures."""
 
     row: InspectionRow
     columns: dict[str, Any]
-    messages: list[tuple[str, str, dt.datetime]]  # role, text, time
+    messages: list[Turn]
     overrides: list[dict[str, Any]]
     image: np.ndarray | None = field(default=None, repr=False)
     heatmap: np.ndarray | None = field(default=None, repr=False)
@@ -95,15 +106,20 @@ class HistoryStore(CatalogMixin):
     def record_inspection(
         self, result: Any, image_rgb_uint8: np.ndarray, *, station: str, operator: str, source: str = "",
         lot: str | None = None, serial: str | None = None, engine_version: str, model_version: str,
-        raw_boundary: float | None = None, time: dt.datetime | None = None,
+        raw_boundary: float | None = None, time: dt.datetime | None = None, **trace: Any,
     ) -> int:
         """Write row + files all-or-nothing; on any failure the record is queued and
-        RecordQueuedError (with its uid) is raised, so the caller can tell the operator."""
+        RecordQueuedError (with its uid) is raised, so the caller can tell the operator.
+        `trace`: boundary, models, reference_fingerprint, calibrated_at (see build_pending)."""
         pending = recording.build_pending(
             result, image_rgb_uint8, station=station, operator=operator, source=source, lot=lot,
             serial=serial, engine_version=engine_version, model_version=model_version,
-            raw_boundary=raw_boundary, time=time,
+            raw_boundary=raw_boundary, time=time, **trace,
         )
+        return self.record_pending(pending)
+
+    def record_pending(self, pending: recording.PendingRecord) -> int:
+        """Write an already built record (the recorder builds it first, so it can spool it)."""
         if len(self.queue):
             self._try_flush()
         try:
@@ -136,10 +152,16 @@ class HistoryStore(CatalogMixin):
             return product
 
     def add_chat_message(self, inspection: int | str, role: str, text: str,
-                         time: dt.datetime | None = None) -> int | None:
+                         time: dt.datetime | None = None, *, model: str | None = None,
+                         cancelled: bool = False, operator: str | None = None) -> int | None:
         """Attach a turn to an inspection (id, or uid of a queued one). Returns the message id, or
         None when it went to the retry queue (it is not lost)."""
-        pending = PendingChat(inspection, role, text, (time or utcnow()).isoformat())
+        pending = PendingChat(inspection, role, text, (time or utcnow()).isoformat(), model=model,
+                              cancelled=cancelled, operator=operator)
+        return self.add_pending_chat(pending)
+
+    def add_pending_chat(self, pending: PendingChat) -> int | None:
+        inspection = pending.inspection
         if len(self.queue):
             self._try_flush()
         try:
@@ -164,7 +186,8 @@ class HistoryStore(CatalogMixin):
             if found is None:
                 raise NotFoundError(f"no inspection {target!r}")
             message = ChatMessage(inspection_id=found, role=pending.role, text=pending.text,
-                                  time=dt.datetime.fromisoformat(pending.time))
+                                  time=dt.datetime.fromisoformat(pending.time), model=pending.model,
+                                  cancelled=bool(pending.cancelled), operator=pending.operator)
             session.add(message)
             session.commit()
             return message.id
@@ -224,7 +247,7 @@ class HistoryStore(CatalogMixin):
             if insp is None or not found:
                 raise NotFoundError(f"no inspection {inspection_id}")
             columns = {c.key: getattr(insp, c.key) for c in Inspection.__table__.columns}
-            messages = [(m.role, m.text, m.time) for m in insp.messages]
+            messages = [Turn(m.role, m.text, m.time, m.model, bool(m.cancelled), m.operator) for m in insp.messages]
             overrides = [{c.key: getattr(o, c.key) for c in Override.__table__.columns} for o in insp.overrides]
         record = InspectionRecord(found[0], columns, messages, overrides)
         if with_images:
@@ -232,13 +255,14 @@ class HistoryStore(CatalogMixin):
             record.heatmap = self.load_heatmap(columns["heatmap_path"])
         return record
 
-    def messages_for(self, inspection_ids: list[int]) -> dict[int, list[tuple[str, str, dt.datetime]]]:
-        out: dict[int, list[tuple[str, str, dt.datetime]]] = {i: [] for i in inspection_ids}
-        stmt = (select(ChatMessage.inspection_id, ChatMessage.role, ChatMessage.text, ChatMessage.time)
+    def messages_for(self, inspection_ids: list[int]) -> dict[int, list[Turn]]:
+        out: dict[int, list[Turn]] = {i: [] for i in inspection_ids}
+        stmt = (select(ChatMessage.inspection_id, ChatMessage.role, ChatMessage.text, ChatMessage.time,
+                       ChatMessage.model, ChatMessage.cancelled, ChatMessage.operator)
                 .where(ChatMessage.inspection_id.in_(inspection_ids)).order_by(ChatMessage.id))
         with self._read() as session:
-            for iid, role, text, when in session.execute(stmt):
-                out[iid].append((role, text, when))
+            for iid, role, text, when, model, cancelled, operator in session.execute(stmt):
+                out[iid].append(Turn(role, text, when, model, bool(cancelled), operator))
         return out
 
     def overrides_for(self, inspection_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

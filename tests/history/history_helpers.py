@@ -5,7 +5,7 @@ import datetime as dt
 
 import numpy as np
 
-from anomalygpt_engine.types import InspectionResult, Region, Verdict
+from anomalygpt_engine.types import DECISION_BOUNDARY, InspectionResult, Region, Verdict
 from desktop_app.history import HistoryStore
 
 
@@ -29,6 +29,7 @@ def record(store: HistoryStore, verdict: str = "NG", score: float = 0.8, product
     kw.setdefault("station", "st1")
     kw.setdefault("operator", "ann")
     kw.setdefault("source", "camera0")
+    kw.setdefault("boundary", DECISION_BOUNDARY)
     return store.record_inspection(result, image, engine_version="0.1.0", model_version="lite0", **kw)
 
 

@@ -160,5 +160,5 @@ def test_invalid_input_is_rejected_not_queued(store):
     from desktop_app.history import HistoryError
     with pytest.raises(HistoryError):
         store.record_inspection(result, image.astype("float32"), station="s", operator="o",
-                                engine_version="1", model_version="m")
+                                engine_version="1", model_version="m", boundary=0.5)
     assert store.pending_count == 0

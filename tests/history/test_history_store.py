@@ -24,7 +24,8 @@ def test_migrations_create_schema_and_downgrade(any_store):
 def test_record_roundtrip_with_images_and_dialogue(any_store):
     result, image = make_result("NG", 0.83, seed=3)
     iid = any_store.record_inspection(result, image, station="st1", operator="ann", source="cam0",
-                                      lot="L7", serial="SN1", engine_version="0.1.0", model_version="lite0")
+                                      lot="L7", serial="SN1", engine_version="0.1.0", model_version="lite0",
+                                      boundary=0.5)
     any_store.add_chat_message(iid, "user", "Is there any anomaly?")
     any_store.add_chat_message(iid, "assistant", "Yes: a dent at the top left.")
     rec = any_store.get(iid)

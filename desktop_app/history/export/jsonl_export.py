@@ -36,7 +36,8 @@ def export_jsonl(store, path: str | Path, filters: HistoryFilter | None = None, 
                     if record.get(key):
                         record[key.replace("_path", "_file")] = str(store.files.abspath(record[key]))
                 record["heatmap_encoding"] = "png16:value/65535" if record.get("heatmap_path") else None
-                record["messages"] = [{"role": r, "text": t, "time": w.isoformat()} for r, t, w in messages[row.id]]
+                record["messages"] = [{"role": m.role, "text": m.text, "time": m.time.isoformat(), "model": m.model,
+                                       "cancelled": m.cancelled, "operator": m.operator} for m in messages[row.id]]
                 record["overrides"] = [{k: _plain(v) for k, v in o.items()} for o in overrides[row.id]]
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             pending.clear()
