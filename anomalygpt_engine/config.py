@@ -42,6 +42,17 @@ class EngineConfig:
     # added mostly noise in eval-dialogue ("The image is not a normal human face."), so it only
     # elaborates on appearance; a larger local LLM can take them all.
     llm_elaborates: tuple[str, ...] = ("appearance",)
+    # Published AnomalyGPT (issue 15): "embedded" runs the models above; "anomalygpt-published" runs the
+    # paper's own ImageBind-Huge + Vicuna-7B v0 + PandaGPT delta + AnomalyGPT checkpoint from the local
+    # paths below (non-commercial weights, see README). `mode` then picks the map: "auto"/"fewshot" =
+    # reference memory (as the released inference), "zeroshot" = decoder vs text prompts, "fused" = both.
+    model: str = "embedded"
+    imagebind_path: str | None = None  # imagebind_huge.pth
+    vicuna_path: str | None = None  # Vicuna-7B v0 transformers folder
+    pandagpt_delta_path: str | None = None  # PandaGPT 7B delta pytorch_model.pt (llama_proj + LoRA)
+    anomalygpt_path: str | None = None  # AnomalyGPT checkpoint pytorch_model.pt (decoder + prompt learner)
+    clip_bpe_path: str | None = None  # bpe_simple_vocab_16e6.txt.gz: ImageBind's text tower (zero-shot map)
+    published_verdict: str = "llm"  # "llm": the LLM's Yes/No decides, as in the paper; "calibrated": ours
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
