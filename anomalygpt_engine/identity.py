@@ -122,7 +122,8 @@ def reference_set_digest(refs: Any) -> str:
 
     digest = hashlib.sha256()
     meta = {"product": refs.product, "fingerprint": refs.fingerprint, "created_at": refs.created_at,
-            "calibration": {k: v for k, v in refs.calibration.to_dict().items() if k in ("boundary", "scale", "method")},
+            "calibration": {k: v for k, v in refs.calibration.to_dict().items()
+                            if k in ("boundary", "scale", "method")},
             "n_images": len(refs.images)}
     digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
     digest.update(np.ascontiguousarray(refs.bank.embeddings.float().cpu().numpy()).tobytes())

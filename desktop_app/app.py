@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 import tempfile
-import time
 from dataclasses import fields
 
 from PySide6.QtCore import QObject
@@ -21,86 +20,6 @@ def engine_config(settings):
 
     known = {f.name for f in fields(EngineConfig)}
     return EngineConfig().with_changes(**{k: v for k, v in settings.engine_overrides().items() if k in known})
-
-
-class HistoryRecorder:
-    """Writes each inspection to the history store, in the worker thread; optional by design.
-
-    The store is opened lazily by the worker (the first call), so start-up never waits on the database.
-    If it cannot be opened (locked during a migration, read-only or full disk, a missing folder), the
-    record goes to the store's spool folder and RecordQueuedError tells the operator; opening is tried
-    again at most every REOPEN_S, and the first record after it succeeds replays the spool.
-    """
-
-    REOPEN_S = 10.0
-
-    def __init__(self, station_name: str, location: str | None = None) -> None:
-        self.station_name = station_name
-        self.location = location  # None: the default SQLite file in the user's data folder
-        self.store = None
-        self.failed: str | None = None
-        self.recorded = 0
-        self._next_open = 0.0
-        self._fallback = None  # RetryQueue on the spool while the store cannot be opened
-
-    def __call__(self, record) -> None:
-        from anomalygpt_engine import __version__
-
-        fields = dict(
-            station=self.station_name,
-            operator=os.environ.get("USER", "operator"),
-            source=str(record.path or record.source),
-            engine_version=__version__,
-            model_version="embedded",
-        )
-        if self.store is None:
-            self._open_or_spool(record, fields)
-        self.store.record_inspection(record.result, record.image, **fields)
-        self.recorded += 1
-
-    def _open_or_spool(self, record, fields: dict) -> None:
-        """Open the store, or keep the record in the spool and raise RecordQueuedError."""
-        from desktop_app.history import HistoryStore, RecordQueuedError
-
-        error: Exception | None = None
-        if time.monotonic() >= self._next_open:
-            try:
-                self.store = HistoryStore(self.location)
-            except Exception as exc:  # keep inspecting; the record waits in the spool
-                error = exc
-                self._next_open = time.monotonic() + self.REOPEN_S
-        if self.store is not None:
-            self.failed = None
-            self._hand_over_fallback()
-            return
-        self.failed = str(error or self.failed)
-        uid = self._spool(record, fields)
-        raise RecordQueuedError(f"history database unavailable ({self.failed}); inspection kept in the spool", uid)
-
-    def _spool(self, record, fields: dict) -> str:
-        from desktop_app.history import recording
-        from desktop_app.history.database import default_data_dir, resolve_url, sqlite_path
-        from desktop_app.history.retry_queue import RetryQueue
-
-        if self._fallback is None:
-            db_file = sqlite_path(resolve_url(self.location))
-            self._fallback = RetryQueue((db_file.parent if db_file else default_data_dir()) / "spool")
-        pending = recording.build_pending(record.result, record.image, lot=None, serial=None, **fields)
-        self._fallback.push(pending)  # on disk if the spool is writable, else in memory
-        return pending.uid
-
-    def _hand_over_fallback(self) -> None:
-        """Records spooled while the store was closed join its queue (replay is idempotent by uid)."""
-        if self._fallback is None:
-            return
-        for item, path in self._fallback.take_all():
-            self.store.queue.push(item)
-            self._fallback.done(path)
-        self._fallback = None
-
-    def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
 
 
 class Station(QObject):
@@ -121,9 +40,11 @@ class Station(QObject):
 
         self.settings = settings or load_settings()
         self.repo = FolderReferenceRepository()
-        self.history = (
-            HistoryRecorder(os.environ.get("COMPUTERNAME") or os.uname().nodename) if record_history else None
-        )
+        self.history = None  # the one recorder (and through it the one HistoryStore) of this process
+        if record_history:
+            from desktop_app.history.recorder import StationRecorder
+
+            self.history = StationRecorder(os.environ.get("COMPUTERNAME") or os.uname().nodename)
         self.client = EngineClient(engine_config(self.settings), engine, recorder=self.history)
         self.camera = CameraSource()
         self.hot_folder = HotFolderWatcher()
@@ -139,7 +60,7 @@ class Station(QObject):
         if record_history:
             from desktop_app.widgets.history_tab import HistoryTab
 
-            self.history_tab = HistoryTab()
+            self.history_tab = HistoryTab(self.history)
             self.window.add_side_tab(self.history_tab, "History")
             self.window.tabs.currentChanged.connect(self._tab_changed)
 
@@ -232,8 +153,6 @@ class Station(QObject):
         self.client.stop()
         if self.history is not None:
             self.history.close()
-        if self.history_tab is not None:
-            self.history_tab.close_store()
         if save:
             geometry, state = self.window.layout_state()
             self.settings = self.settings.with_changes(

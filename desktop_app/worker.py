@@ -9,6 +9,7 @@ that is already running and also the requests still queued behind it.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import time
@@ -23,6 +24,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from anomalygpt_engine import Engine, EngineConfig, EngineError, InspectionResult, ReferenceSet, load_image
+from anomalygpt_engine.types import DECISION_BOUNDARY
+from desktop_app.history.recorder import StationRecorder, Trace
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -57,13 +60,25 @@ class InspectionRecord:
     source: str  # "file", "camera", "batch", "hot folder", ...
     path: Path | None = None
     timestamp: float = field(default_factory=time.time)
+    history_key: int | str | None = None  # history row id (or spool uid); None when not recorded
 
     @property
     def name(self) -> str:
         return self.path.name if self.path else f"{self.source} #{self.id}"
 
 
-Recorder = Callable[[InspectionRecord], None]
+def trace_for(engine: Engine, refs: ReferenceSet) -> Trace:
+    """What judged a part with these references: engine models with hashes, the set's fingerprint."""
+    from anomalygpt_engine import __version__
+    from anomalygpt_engine.identity import reference_set_digest, short_name
+
+    identity = engine.identity()
+    calibrated = dt.datetime.fromtimestamp(refs.created_at, dt.timezone.utc) if refs.created_at else None
+    return Trace(
+        engine_version=__version__, models=identity, model_version=short_name(identity),
+        boundary=DECISION_BOUNDARY, raw_boundary=float(refs.calibration.boundary),
+        reference_fingerprint=reference_set_digest(refs), calibrated_at=calibrated,
+    )
 
 
 class EngineWorker(QObject):
@@ -85,7 +100,7 @@ class EngineWorker(QObject):
         self,
         config: EngineConfig | None = None,
         engine: Engine | None = None,
-        recorder: Recorder | None = None,
+        recorder: StationRecorder | None = None,
     ) -> None:
         super().__init__()
         self._config = config or EngineConfig()
@@ -95,6 +110,8 @@ class EngineWorker(QObject):
         self.cancelled_ids: set[int] = set()  # single requests cancelled by the GUI thread
         self._results: OrderedDict[int, tuple[InspectionResult, ReferenceSet, np.ndarray]] = OrderedDict()
         self._sessions: dict[int, Any] = {}
+        self._keys: dict[int, int | str] = {}  # inspection id -> history key, for its chat turns
+        self._traces: dict[int, tuple[ReferenceSet, Trace]] = {}  # id(refs) -> trace, one per set
 
     def _cancelled(self, request: int) -> bool:
         return request <= self.cancel_upto or request in self.cancelled_ids
@@ -163,20 +180,39 @@ class EngineWorker(QObject):
             log.error("inspection failed: %s", traceback.format_exc())
             self.error.emit(request, f"Inspection failed: {exc}")
             return False
-        record = InspectionRecord(next(_ids), image, result, refs.product, source, path)
+        key = self._record(result, image, str(path or source), refs)
+        record = InspectionRecord(next(_ids), image, result, refs.product, source, path, history_key=key)
         self._results[record.id] = (result, refs, image)
+        if key is not None:
+            self._keys[record.id] = key
         while len(self._results) > 200:  # keep memory bounded; chat needs only recent ones
             old, _ = self._results.popitem(last=False)
             self._sessions.pop(old, None)
-        if self.recorder is not None:
-            try:
-                self.recorder(record)
-            except Exception as exc:  # the station keeps inspecting even if the store is down
-                log.warning("history recording failed: %s", exc)
-                # request 0: the inspection itself succeeded; only the record is late (queued)
-                self.error.emit(0, f"Could not record the inspection in history: {exc}")
+            self._keys.pop(old, None)
         self.inspected.emit(request, record)
         return True
+
+    def _trace(self, refs: ReferenceSet) -> Trace:
+        cached = self._traces.get(id(refs))
+        if cached is None or cached[0] is not refs:
+            if len(self._traces) > 16:
+                self._traces.clear()
+            cached = self._traces[id(refs)] = (refs, trace_for(self.engine, refs))
+        return cached[1]
+
+    def _record(self, result: InspectionResult, image: np.ndarray, source: str, refs: ReferenceSet) -> int | str | None:
+        """Hand the result to the one recorder; a late record is a status line, never a lost inspection."""
+        if self.recorder is None:
+            return None
+        try:
+            recorded = self.recorder.record_inspection(result, image, source=source, trace=self._trace(refs))
+        except Exception as exc:  # the station keeps inspecting even if the store refuses
+            log.warning("history recording failed: %s", exc)
+            self.error.emit(0, f"Could not record the inspection in history: {exc}")
+            return None
+        if recorded.problem:
+            self.error.emit(0, f"Could not record the inspection in history: {recorded.problem}")
+        return recorded.key
 
     @Slot(int, object, object, str)
     def inspect(self, request: int, item: object, refs: ReferenceSet, source: str) -> None:
@@ -213,6 +249,9 @@ class EngineWorker(QObject):
     def ask(self, request: int, inspection_id: int, question: str) -> None:
         """Stream the answer to one question about one inspection, token by token."""
         cancelled = False
+        pieces: list[str] = []
+        session = None
+        asked_at = dt.datetime.now(dt.timezone.utc)
         try:
             session = self._sessions.get(inspection_id)
             if session is None:
@@ -228,13 +267,30 @@ class EngineWorker(QObject):
                     cancelled = True
                     session.cancel()
                     break
+                pieces.append(piece)
                 self.token.emit(request, inspection_id, piece)
         except EngineError as exc:
             self.error.emit(request, f"Chat: {exc}")
         except Exception as exc:
             log.exception("chat failed")
             self.error.emit(request, f"Chat failed: {exc}")
-        self.chatFinished.emit(request, inspection_id, cancelled or self._cancelled(request))
+        cancelled = cancelled or self._cancelled(request)
+        if session is not None:
+            self._record_turn(inspection_id, question, "".join(pieces).strip(), session, cancelled, asked_at)
+        self.chatFinished.emit(request, inspection_id, cancelled)
+
+    def _record_turn(self, inspection_id: int, question: str, answer: str, session: Any, cancelled: bool,
+                     asked_at: dt.datetime) -> None:
+        """The turn joins the inspection's record as soon as its answer ends (before the GUI hears)."""
+        key = self._keys.get(inspection_id)
+        if self.recorder is None or key is None:
+            return
+        model = session.language_model.name if getattr(session, "language_model", None) else "templates"
+        try:
+            self.recorder.record_turn(key, question, answer, model=model, cancelled=cancelled, asked_at=asked_at)
+        except Exception as exc:
+            log.warning("chat turn not recorded: %s", exc)
+            self.error.emit(0, f"Could not record the conversation in history: {exc}")
 
 
 class EngineClient(QObject):
@@ -251,7 +307,7 @@ class EngineClient(QObject):
         self,
         config: EngineConfig | None = None,
         engine: Engine | None = None,
-        recorder: Recorder | None = None,
+        recorder: StationRecorder | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)

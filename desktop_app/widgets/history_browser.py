@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 from desktop_app.history import HistoryFilter, HistoryStore, InspectionRow
 from desktop_app.history.export import EXPORTERS
 from desktop_app.history.rendering import overlay
+from desktop_app.widgets.history_details import AuditView, details_html
 from desktop_app.widgets.history_table_model import HistoryTableModel, RowRole
 from desktop_app.widgets.override_dialog import OverrideDialog
 from desktop_app.widgets.statistics_view import StatisticsView
@@ -34,14 +34,17 @@ def to_pixmap(rgb: np.ndarray, max_side: int = 360) -> QPixmap:
 
 
 class HistoryBrowser(QWidget):
-    """`user` and `role` come from the app's login; only an engineer may confirm references."""
+    """`user` and `role` come from the station's login (through `recorder`); only an engineer may
+    confirm references. With a recorder every write goes through it, under the logged-in operator."""
 
     record_opened = Signal(int)
+    referenceConfirmed = Signal(str, int)  # product, inspection id: the catalog adds it and recalibrates
 
     def __init__(self, store: HistoryStore, user: str = "", role: str = "inspector",
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, recorder=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
-        self.store, self.user, self.role = store, user, role
+        self.store, self.user, self.role, self.recorder = store, user, role, recorder
+        self.refresh_operator()
         self.current: InspectionRow | None = None
         self.model = HistoryTableModel(store, parent=self)
         self._debounce = QTimer(self, singleShot=True, interval=250)
@@ -50,11 +53,27 @@ class HistoryBrowser(QWidget):
         tabs.addTab(self._build_browse(), "Inspections")
         self.statistics = StatisticsView(store)
         tabs.addTab(self.statistics, "Statistics")
-        tabs.currentChanged.connect(lambda i: self.statistics.set_filters(self.filters()) if i == 1 else None)
+        self.audit = AuditView(store)
+        tabs.addTab(self.audit, "Audit trail")
+        self.tabs = tabs
+        tabs.currentChanged.connect(self._on_tab)
         layout = QVBoxLayout(self)
         layout.addLayout(self._build_filters())
         layout.addWidget(tabs)
         self.reload_choices()
+
+    def refresh_operator(self) -> None:
+        """Take the logged-in operator from the recorder (login changes while the tab exists)."""
+        if self.recorder is not None:
+            self.user, self.role = self.recorder.operator.name, self.recorder.operator.role
+        if hasattr(self, "confirm_button") and self.current is not None:
+            self.show_record(self.current)
+
+    def _on_tab(self, index: int) -> None:
+        if index == 1:
+            self.statistics.set_filters(self.filters())
+        elif index == 2:
+            self.audit.reload()
 
     # ---- layout ----------------------------------------------------------------------------
     def _build_filters(self) -> QHBoxLayout:
@@ -188,43 +207,25 @@ class HistoryBrowser(QWidget):
 
     @staticmethod
     def _details_html(record) -> str:  # type: ignore[no-untyped-def]
-        row, c = record.row, record.columns
-        esc = html.escape
-        lines = [f"<h3>#{row.id} · {esc(row.product)} · <b>{row.effective_verdict}</b>"
-                 f"{' (engine: ' + row.verdict + ')' if row.overridden else ''}</h3>",
-                 f"<p>{row.time.astimezone():%Y-%m-%d %H:%M:%S} · station {esc(row.station)} · "
-                 f"operator {esc(row.operator)} · score {row.score:.3f} (boundary {c['boundary']:.2f}) · "
-                 f"lot {esc(row.lot or '–')} · serial {esc(row.serial or '–')}<br/>source {esc(row.source)} · "
-                 f"engine {esc(c['engine_version'])} · model {esc(c['model_version'])} · "
-                 f"{c['latency_ms']:.0f} ms</p>"]
-        if c["regions"]:
-            lines.append("<p>Regions: " + "; ".join(
-                f"{esc(r['location'])} ({r['area_fraction'] * 100:.1f} %, peak {r['peak_score']:.2f})"
-                for r in c["regions"]) + "</p>")
-        for o in record.overrides:
-            lines.append(f"<p style='color:#8a5a00'>Override {o['old_verdict']} → {o['new_verdict']} by "
-                         f"{esc(o['operator'])}: {esc(o['reason_code'])}, “{esc(o['comment'])}”"
-                         f" [reference: {o['reference_status']}]</p>")
-        lines.append("<h4>Conversation</h4>" if record.messages else "<p><i>No conversation.</i></p>")
-        for role, text, when in record.messages:
-            colour = "#1f4e9c" if role == "user" else "#333"
-            lines.append(f"<p style='color:{colour}'><b>{esc(role)}</b> "
-                         f"<small>{when.astimezone():%H:%M:%S}</small><br/>{esc(text)}</p>")
-        return "\n".join(lines)
+        return details_html(record)
 
     # ---- actions ---------------------------------------------------------------------------
     def open_override(self) -> OverrideDialog | None:
         if self.current is None:
             return None
-        dialog = OverrideDialog(self.current, self.user, self)
+        dialog = OverrideDialog(self.current, self.user, self, fixed_operator=self.recorder is not None)
         dialog.accepted.connect(lambda: self._apply_override(dialog))
         dialog.open()
         return dialog
 
     def _apply_override(self, dialog: OverrideDialog) -> None:
         req = dialog.request()
-        self.store.override(dialog.row.id, req.new_verdict, req.reason_code, req.comment,
-                            operator=req.operator, propose_reference=req.propose_reference)
+        if self.recorder is not None:
+            self.recorder.override(dialog.row.id, req.new_verdict, req.reason_code, req.comment,
+                                   propose_reference=req.propose_reference)
+        else:
+            self.store.override(dialog.row.id, req.new_verdict, req.reason_code, req.comment,
+                                operator=req.operator, propose_reference=req.propose_reference)
         row = self.table.currentIndex().row()
         self.model.refresh()
         if 0 <= row < self.model.rowCount():
@@ -233,10 +234,18 @@ class HistoryBrowser(QWidget):
     def confirm_reference(self) -> None:
         if self.current is None:
             return
+        confirmed = False
         for o in self.store.get(self.current.id, with_images=False).overrides:
             if o["reference_status"] == "proposed":
-                self.store.confirm_reference(o["id"], engineer=self.user)
-        self.show_record(self.current)
+                if self.recorder is not None:
+                    self.recorder.confirm_reference(o["id"])  # refuses anyone but an engineer
+                else:
+                    self.store.confirm_reference(o["id"], engineer=self.user)
+                confirmed = True
+        row = self.current
+        self.show_record(row)
+        if confirmed:
+            self.referenceConfirmed.emit(row.product, row.id)
 
     def _on_export_choice(self, index: int) -> None:
         self.export_box.setCurrentIndex(0)

@@ -30,7 +30,8 @@ class OverrideRequest:
 
 
 class OverrideDialog(QDialog):
-    def __init__(self, row: InspectionRow, operator: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, row: InspectionRow, operator: str = "", parent: QWidget | None = None,
+                 fixed_operator: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Override verdict of inspection #{row.id}")
         self.row = row
@@ -49,6 +50,7 @@ class OverrideDialog(QDialog):
         self.comment.setFixedHeight(70)
         form.addRow("Comment:", self.comment)
         self.operator = QLineEdit(operator)
+        self.operator.setReadOnly(fixed_operator)  # the logged-in operator, not a free text
         form.addRow("Inspector:", self.operator)
         self.propose = QCheckBox("Propose this image as a new normal reference (an engineer confirms)")
         form.addRow(self.propose)

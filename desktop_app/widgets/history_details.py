@@ -1,0 +1,92 @@
+"""What a stored inspection says about itself (verdict, traceability, overrides, conversation), and
+the audit trail, as read-only views of the history browser."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+
+def _weights(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    sha = entry.get("sha256")
+    return f"{entry.get('name')}" + (f" <small>sha256 {sha[:12]}…</small>" if sha else "")
+
+
+def traceability_html(c: dict[str, Any]) -> str:
+    """Which models, which reference set, which calibration and boundaries judged the part."""
+    esc = html.escape
+    models = c.get("models") or {}
+    raw_boundary = c.get("raw_boundary")
+    calibrated = c.get("calibrated_at")
+    lines = [
+        f"score {c['score']:.3f} (boundary {c['boundary']:.2f}) · raw score {c['raw_score']:.4f}"
+        f" (raw boundary {raw_boundary:.4f})" if raw_boundary is not None else
+        f"score {c['score']:.3f} (boundary {c['boundary']:.2f}) · raw score {c['raw_score']:.4f}",
+        f"engine {esc(c['engine_version'])} · mode {esc(models.get('mode', c.get('mode', '')))}",
+        f"backbone {_weights(models.get('backbone'))} · decoder {_weights(models.get('decoder'))}",
+        f"prompt learner {_weights(models.get('prompt_learner'))} · LLM {_weights(models.get('llm'))}",
+        f"reference set {esc((c.get('reference_fingerprint') or '–')[:16])}"
+        f" · calibrated {calibrated.astimezone():%Y-%m-%d %H:%M:%S}" if calibrated else
+        f"reference set {esc((c.get('reference_fingerprint') or '–')[:16])} · calibration time unknown",
+    ]
+    return "<p style='color:#555'><b>Traceability</b><br/>" + "<br/>".join(lines) + "</p>"
+
+
+def details_html(record: Any) -> str:
+    row, c = record.row, record.columns
+    esc = html.escape
+    lines = [f"<h3>#{row.id} · {esc(row.product)} · <b>{row.effective_verdict}</b>"
+             f"{' (engine: ' + row.verdict + ')' if row.overridden else ''}</h3>",
+             f"<p>{row.time.astimezone():%Y-%m-%d %H:%M:%S} · station {esc(row.station)} · "
+             f"operator {esc(row.operator)} · lot {esc(row.lot or '–')} · serial {esc(row.serial or '–')}<br/>"
+             f"source {esc(row.source)} · {c['latency_ms']:.0f} ms</p>",
+             traceability_html(c)]
+    if c["regions"]:
+        lines.append("<p>Regions: " + "; ".join(
+            f"{esc(r['location'])} ({r['area_fraction'] * 100:.1f} %, peak {r['peak_score']:.2f})"
+            for r in c["regions"]) + "</p>")
+    for o in record.overrides:
+        lines.append(f"<p style='color:#8a5a00'>Override {o['old_verdict']} → {o['new_verdict']} by "
+                     f"{esc(o['operator'])}: {esc(o['reason_code'])}, “{esc(o['comment'])}”"
+                     f" [reference: {o['reference_status']}"
+                     f"{' by ' + esc(o['confirmed_by']) if o.get('confirmed_by') else ''}]</p>")
+    lines.append("<h4>Conversation</h4>" if record.messages else "<p><i>No conversation.</i></p>")
+    for turn in record.messages:
+        colour = "#1f4e9c" if turn.role == "user" else "#333"
+        who = esc(turn.operator or "") if turn.role == "user" else esc(turn.model or "")
+        note = " <i>(stopped)</i>" if turn.cancelled else ""
+        lines.append(f"<p style='color:{colour}'><b>{esc(turn.role)}</b> <small>{who} "
+                     f"{turn.time.astimezone():%H:%M:%S}</small><br/>{esc(turn.text)}{note}</p>")
+    return "\n".join(lines)
+
+
+class AuditView(QWidget):
+    """The append-only audit trail: logins, overrides, reference and calibration changes."""
+
+    COLUMNS = ("time", "operator", "event", "subject", "details")
+
+    def __init__(self, store: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+
+    def reload(self, limit: int = 500) -> list[dict[str, Any]]:
+        events = self.store.audit_events(limit=limit)
+        self.table.setRowCount(len(events))
+        for r, event in enumerate(events):
+            details = ", ".join(f"{k}={v}" for k, v in (event.get("details") or {}).items())
+            values = (f"{event['time'].astimezone():%Y-%m-%d %H:%M:%S}", event["actor"], event["kind"],
+                      event["subject"], details)
+            for col, value in enumerate(values):
+                self.table.setItem(r, col, QTableWidgetItem(str(value)))
+        return events
