@@ -46,6 +46,14 @@ class Progress:
 class Engine:
     """One per process: the encoder loads lazily on first use and is reused for every call."""
 
+    def __new__(cls, config: EngineConfig | None = None):
+        """`EngineConfig(model="anomalygpt-published")` builds the published-weights engine (same API)."""
+        if cls is Engine and config is not None and config.model != "embedded":
+            from anomalygpt_engine.published import engine_class
+
+            cls = engine_class(config.model)
+        return super().__new__(cls)
+
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.device = resolve_device(self.config)
