@@ -63,6 +63,9 @@ class Station(QObject):
             self.history_tab = HistoryTab(self.history)
             self.window.add_side_tab(self.history_tab, "History")
             self.window.tabs.currentChanged.connect(self._tab_changed)
+        from desktop_app.line_bridge import attach_line
+
+        self.line = attach_line(self)  # PLC (OPC UA), results to MQTT, GigE camera: off until configured
 
     def start(self, show: bool = True) -> None:
         """Show the window, load the models in the worker behind a progress dialog, open the product."""
@@ -150,6 +153,7 @@ class Station(QObject):
         self.controller.continuous.stop()
         self.hot_folder.stop()
         self.camera.stop()
+        self.line.shutdown()
         self.client.stop()
         if self.history is not None:
             self.history.close()

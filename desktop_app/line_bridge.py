@@ -1,0 +1,385 @@
+"""Thin Qt adapter between the line (OPC UA, MQTT, GigE camera; Qt-free in desktop_app/line) and
+the station's controller and EngineWorker.
+
+A PLC trigger arrives on the OPC UA thread and is queued into the GUI thread, which takes the frame
+(station camera, GigE camera or next file) and asks the controller to inspect it, exactly like
+Space does. The result is taken *in the worker thread* (direct connection on `worker.inspected`):
+it goes into the durable MQTT outbox first, then back to the PLC, without waiting for the GUI to
+repaint. The GUI thread never runs model work; the worker never touches widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from desktop_app.line.config import LineConfigError, LineSettings
+from desktop_app.line.messages import PartContext, encode, error_message, inspection_message, new_inspection_id
+from desktop_app.line.opcua_server import CycleResult, StationOpcUaServer, TriggerRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LineStatus:
+    opcua: str = "off"  # endpoint, "off", or the reason it is not running
+    opcua_ok: bool = False
+    plc_clients: int = 0
+    plc_note: str = ""
+    mqtt: str = "off"
+    mqtt_connected: bool = False
+    mqtt_error: str = ""
+    queued: int = 0
+    delivered: int = 0
+    camera: str = ""
+    cycles: int = 0
+    last_result: str = ""
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    cycle: int
+    part: PartContext
+    refs: object
+
+
+class LineBridge(QObject):
+    statusChanged = Signal(object)  # LineStatus, at most every STATUS_MS
+    _trigger = Signal(object)  # TriggerRequest, emitted in the OPC UA thread
+    _product = Signal(str)
+    STATUS_MS = 250
+
+    def __init__(self, controller, client, line: LineSettings, data_dir: Path | None = None) -> None:
+        super().__init__(controller)
+        self.controller, self.client, self.line = controller, client, line
+        self.data_dir = data_dir
+        self.server: StationOpcUaServer | None = None
+        self.publisher = None
+        self.outbox = None
+        self.gige = None
+        self.status = LineStatus()
+        self._lock = threading.Lock()
+        self._pending: dict[int, _Pending] = {}
+        self._identities: dict[int, dict] = {}
+        self._available: tuple[bool, str] | None = None
+        self._product_shown = ""
+        self._plc_note = ""
+        self._cycles = 0
+        self._last_result = ""
+        self._problems: list[str] = []
+        self._operator = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
+        self._trigger.connect(self._on_trigger)
+        self._product.connect(self._on_product)
+        worker = client.worker
+        # Direct: runs in the worker thread right after the inspection (see the module docstring).
+        worker.inspected.connect(self._on_inspected, Qt.ConnectionType.DirectConnection)
+        worker.error.connect(self._on_error, Qt.ConnectionType.DirectConnection)
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.STATUS_MS)
+        self.timer.timeout.connect(self._tick)
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        line, self._problems = self.line, list(self.line.validate())
+        if line.mqtt_enabled:
+            self._start_mqtt()
+        if line.opcua_enabled and not any("OPC UA" in p for p in self._problems):
+            self._start_opcua()
+        if line.trigger_source == "gige" and line.gige_camera_id:
+            self._start_gige()
+        self.timer.start()
+        self._tick()
+
+    def _start_mqtt(self) -> None:
+        from desktop_app.line.mqtt_publisher import MqttPublisher
+        from desktop_app.line.outbox import Outbox
+        from desktop_app.paths import user_data_dir
+
+        line = self.line
+        path = Path(line.outbox_path) if line.outbox_path else (self.data_dir or user_data_dir()) / "line_outbox.sqlite3"
+        try:
+            self.outbox = Outbox(path)
+        except Exception as exc:  # sqlite3.Error or OSError: a read-only or full disk
+            self._problems.append(f"MQTT outbox {path} cannot be opened: {exc}")
+            return
+        self.publisher = MqttPublisher(
+            self.outbox, line.mqtt_host, line.mqtt_port, client_id=f"anomalygpt-{line.station}",
+            status_topic=line.status_topic(), username=line.mqtt_username, password=line.mqtt_password,
+        )
+        self.publisher.start()
+
+    def _start_opcua(self) -> None:
+        line = self.line
+        try:
+            server = StationOpcUaServer(
+                line.opcua_host, line.opcua_port, username=line.opcua_username, password=line.opcua_password,
+                on_trigger=self._trigger.emit, on_product=self._product.emit, on_clients=self._on_clients,
+            )
+            server.start()
+        except (LineConfigError, OSError, TimeoutError, RuntimeError) as exc:
+            self._problems.append(f"OPC UA server not started: {exc}")
+            return
+        self.server = server
+        self._available = None
+
+    def _start_gige(self) -> None:
+        from desktop_app.capture.gige import GigeSource
+
+        line = self.line
+        self.gige = GigeSource(self)
+        self.gige.frameCaptured.connect(self._on_gige_frame)
+        self.gige.captureFailed.connect(lambda tag, msg: self._finish_error(tag, f"camera: {msg}"))
+        self.gige.failed.connect(lambda msg: self._problems.append(msg))
+        self.gige.open(line.gige_camera_id, line.gige_interface, line.gige_exposure_us, line.gige_gain_db,
+                       line.gige_pixel_format, line.gige_trigger)
+
+    def stop(self) -> None:
+        """Stop everything this bridge started; queued MQTT messages stay in the outbox file."""
+        self.timer.stop()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self.publisher is not None:
+            self.publisher.stop()
+            self.publisher = None
+        if self.outbox is not None:
+            with self._lock:
+                self.outbox.close()
+                self.outbox = None
+        if self.gige is not None:
+            self.gige.stop()
+            self.gige = None
+
+    def shutdown(self) -> None:
+        self.stop()
+        for signal, slot in ((self.client.worker.inspected, self._on_inspected), (self.client.worker.error,
+                                                                                 self._on_error)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+
+    def apply(self, line: LineSettings) -> None:
+        """New settings take effect at once: everything restarts on them."""
+        self.stop()
+        self.line = line
+        self.start()
+
+    # -- trigger path (GUI thread) -------------------------------------------------------------
+    def _on_trigger(self, request: TriggerRequest) -> None:
+        c = self.controller
+        self._cycles += 1
+        if c.refs is None:
+            self._finish_error(request, "no calibrated product loaded")
+            return
+        source = self.line.trigger_source
+        if source == "gige":
+            if self.gige is None or not self.gige.is_open:
+                self._finish_error(request, "the GigE camera is not open")
+            else:
+                self.gige.request_frame(request)
+            return
+        item = c.camera.capture() if source == "camera" else self._next_file()
+        if item is None:
+            self._finish_error(request, "no camera frame" if source == "camera" else "no image to inspect")
+            return
+        self._inspect(request, item)
+
+    def _on_gige_frame(self, tag: object, frame: np.ndarray, _frame_id: int) -> None:
+        if isinstance(tag, TriggerRequest):
+            self._inspect(tag, frame)
+
+    def _next_file(self) -> Path | None:
+        from desktop_app.references import demo_test_images
+
+        c = self.controller
+        if not c.images:
+            c.set_images(demo_test_images())
+        if not c.images:
+            return None
+        c.index = (c.index + 1) % len(c.images)
+        return c.images[c.index]
+
+    def _inspect(self, request: TriggerRequest, item) -> None:
+        c = self.controller
+        part = PartContext(request.part_id, request.serial, request.lot, self._operator, request.cycle)
+        with self._lock:  # held until _pending knows the request, so the worker cannot answer first
+            worker_request = c.inspect(item, "plc")
+            if worker_request is not None:
+                self._pending[worker_request] = _Pending(request.cycle, part, c.refs)
+        if worker_request is None:
+            self._finish_error(request, "the product is not calibrated yet")
+
+    def _finish_error(self, request: object, message: str) -> None:
+        if not isinstance(request, TriggerRequest):
+            return
+        part = PartContext(request.part_id, request.serial, request.lot, self._operator, request.cycle)
+        inspection_id = self._publish_error(part, message)
+        self._last_result = f"cycle {request.cycle}: ERROR ({message})"
+        if self.server is not None:
+            self.server.complete(request.cycle, CycleResult("ERROR", 0.0, inspection_id, message))
+
+    def _on_product(self, name: str) -> None:
+        c = self.controller
+        if name == c.product:
+            return
+        if name not in [info.name for info in c.repo.products()]:
+            if self.server is not None:
+                self.server.set_available(False, f"no product {name!r} on this station")
+            self._available = None
+            return
+        c.activate_product(name)
+
+    # -- results (worker thread) ---------------------------------------------------------------
+    def _on_inspected(self, request: int, record) -> None:
+        with self._lock:
+            pending = self._pending.pop(request, None)
+            if pending is None and self.outbox is None:
+                return
+            refs = pending.refs if pending else self.controller.refs
+            part = pending.part if pending else PartContext(operator=self._operator)
+            inspection_id = new_inspection_id()
+            if self.outbox is not None:
+                self._queue(inspection_id, record, part, refs)
+        if pending is not None:
+            result = record.result
+            verdict = getattr(result.verdict, "value", str(result.verdict))
+            self._last_result = f"cycle {pending.cycle}: {verdict} {result.score:.3f}"
+            if self.server is not None:
+                self.server.complete(pending.cycle, CycleResult(verdict, float(result.score), inspection_id))
+
+    def _on_error(self, request: int, message: str) -> None:
+        with self._lock:
+            pending = self._pending.pop(request, None)
+        if pending is not None:
+            inspection_id = self._publish_error(pending.part, message)
+            self._last_result = f"cycle {pending.cycle}: ERROR ({message})"
+            if self.server is not None:
+                self.server.complete(pending.cycle, CycleResult("ERROR", 0.0, inspection_id, message))
+
+    def _queue(self, inspection_id: str, record, part: PartContext, refs) -> None:
+        from anomalygpt_engine import __version__
+
+        line = self.line
+        extra = {"history_key": record.history_key} if getattr(record, "history_key", None) is not None else {}
+        part = PartContext(part.part_id, part.serial, part.lot, part.operator, part.cycle, extra)
+        models = self._identity(refs, __version__)
+
+        def payload(seq: int) -> bytes:
+            return encode(inspection_message(
+                inspection_id=inspection_id, seq=seq, station=line.station, result=record.result, part=part,
+                models=models, source=str(record.path or record.source), timestamp=record.timestamp,
+            ))
+
+        self.outbox.put(inspection_id, line.topic(), payload)
+        if self.publisher is not None:
+            self.publisher.notify()
+
+    def _identity(self, refs, version: str) -> dict:
+        from desktop_app.line.messages import model_identity
+
+        key = id(refs)
+        if key not in self._identities:
+            identity = model_identity(None, refs, version)
+            engine = getattr(self.client.worker, "engine", None)
+            try:  # the engine's own one-line model identity (backbone@hash + decoder@hash + llm), if it has one
+                from anomalygpt_engine.identity import short_name
+
+                identity["model_version"] = short_name(engine.identity())
+            except Exception:
+                pass
+            self._identities = {key: identity}  # one set is active at a time
+        return self._identities[key]
+
+    def _publish_error(self, part: PartContext, message: str) -> str:
+        inspection_id = new_inspection_id()
+        with self._lock:
+            if self.outbox is not None:
+                line, product = self.line, self.controller.product or ""
+                self.outbox.put(inspection_id, line.topic(), lambda seq: encode(error_message(
+                    inspection_id=inspection_id, seq=seq, station=line.station, product=product, part=part,
+                    error=message)))
+                if self.publisher is not None:
+                    self.publisher.notify()
+        return inspection_id
+
+    # -- status (GUI thread) -------------------------------------------------------------------
+    def _on_clients(self, count: int) -> None:  # OPC UA thread: only plain assignments
+        if count == 0 and self.server is not None and self.server.value("Busy"):
+            self._plc_note = f"PLC disconnected during cycle {self.server.value('Cycle')}; result kept for it"
+        elif count:
+            self._plc_note = ""
+
+    def _tick(self) -> None:
+        c = self.controller
+        if self.server is not None:
+            ready = c.refs is not None and c.refs.product == c.product and c.batch_request is None
+            reason = "" if ready else ("a batch is running" if c.batch_request is not None else
+                                       "no calibrated product loaded")
+            if (ready, reason) != self._available:
+                self._available = (ready, reason)
+                self.server.set_available(ready, reason)
+            if (c.product or "") != self._product_shown:
+                self._product_shown = c.product or ""
+                self.server.set_product(self._product_shown)
+        line = self.line
+        pub = self.publisher.status() if self.publisher is not None else None
+        self.status = LineStatus(
+            opcua=self.server.endpoint if self.server else ("off" if not line.opcua_enabled else "not running"),
+            opcua_ok=self.server is not None,
+            plc_clients=self.server.clients if self.server else 0,
+            plc_note=self._plc_note,
+            mqtt=f"{line.mqtt_host}:{line.mqtt_port} → {line.topic()}" if line.mqtt_enabled else "off",
+            mqtt_connected=bool(pub and pub.connected),
+            mqtt_error=pub.error if pub else "",
+            queued=pub.queued if pub else 0,
+            delivered=pub.delivered if pub else 0,
+            camera=self._camera_text(),
+            cycles=self._cycles,
+            last_result=self._last_result,
+            problems=tuple(self._problems),
+        )
+        self.statusChanged.emit(self.status)
+
+    def _camera_text(self) -> str:
+        source = self.line.trigger_source
+        if source == "gige":
+            state = "open" if self.gige is not None and self.gige.is_open else "not open"
+            return f"GigE Vision {self.line.gige_camera_id or '(none chosen)'}: {state}"
+        if source == "camera":
+            return f"station camera {self.controller.settings.camera_source}"
+        return "next image of the current list"
+
+
+def attach_line(station) -> LineBridge:
+    """Give a Station its line link and a "Line" tab; settings live in settings.json (extra.line)."""
+    from desktop_app.line.config import line_settings, with_line_settings
+    from desktop_app.settings import save_settings
+    from desktop_app.widgets.line_panel import LinePanel
+
+    line = line_settings(station.settings)
+    bridge = LineBridge(station.controller, station.client, line)
+    panel = LinePanel(line)
+    station.window.add_side_tab(panel, "Line")
+    bridge.statusChanged.connect(panel.show_status)
+
+    def apply(new: LineSettings) -> None:
+        station.settings = station.controller.settings = with_line_settings(station.settings, new)
+        try:
+            save_settings(station.settings)
+        except OSError as exc:
+            station.window.show_message(f"Could not save settings: {exc}")
+        bridge.apply(new)
+        station.window.show_message("Line settings applied")
+
+    panel.applyRequested.connect(apply)
+    bridge.panel = panel
+    bridge.start()
+    return bridge
