@@ -65,6 +65,13 @@ class InspectionRow:
     region_count: int
     latency_ms: float
     has_image: bool
+    # traceability, for the table exports (the detail view and JSON lines show the full identities)
+    raw_score: float = 0.0
+    boundary: float | None = None
+    raw_boundary: float | None = None
+    model_version: str = ""
+    reference_fingerprint: str | None = None
+    calibrated_at: dt.datetime | None = None
 
     @property
     def overridden(self) -> bool:
@@ -75,13 +82,16 @@ ROW_COLUMNS = (
     Inspection.id, Inspection.uid, Inspection.time, Inspection.station, Inspection.operator,
     Product.name, Inspection.source, Inspection.lot, Inspection.serial, Inspection.verdict,
     Inspection.effective_verdict, Inspection.score, Inspection.region_count, Inspection.latency_ms,
-    Inspection.image_path,
+    Inspection.image_path, Inspection.raw_score, Inspection.boundary, Inspection.raw_boundary,
+    Inspection.model_version, Inspection.reference_fingerprint, Inspection.calibrated_at,
 )
+_TRACE_FIELDS = 6
 
 
 def row_from_result(values: Any) -> InspectionRow:
-    *head, image_path = tuple(values)
-    return InspectionRow(*head, has_image=image_path is not None)
+    values = tuple(values)
+    *head, image_path = values[:-_TRACE_FIELDS]
+    return InspectionRow(*head, image_path is not None, *values[-_TRACE_FIELDS:])
 
 
 def _escape_like(text: str) -> str:

@@ -17,12 +17,12 @@ QUESTION = "Is there any anomaly in the image?"
 def test_every_turn_is_recorded_against_the_live_inspection(qtbot, engine, calibrated_data_dir):
     station = make_station(qtbot, engine, record_history=True)
     try:
-        with qtbot.waitSignal(station.controller.recordShown, timeout=30_000) as shown:
+        with qtbot.waitSignal(station.controller.recordShown, timeout=90_000) as shown:
             station.controller.step(+1)
         record = shown.args[0]
         assert isinstance(record.history_key, int)  # the live result carries its history id
         for question in (QUESTION, "Where is the anomaly?"):
-            with qtbot.waitSignal(station.client.worker.chatFinished, timeout=30_000):
+            with qtbot.waitSignal(station.client.worker.chatFinished, timeout=90_000):
                 station.window.chat.ask(question)  # as the inspector types it
         stored = station.history.store.get(record.history_key, with_images=False)
         assert [m.role for m in stored.messages] == ["user", "assistant", "user", "assistant"]
@@ -32,6 +32,14 @@ def test_every_turn_is_recorded_against_the_live_inspection(qtbot, engine, calib
         assert answer.text == station.window.chat.conversations[record.id][1][1].strip()
         assert stored.messages[0].operator == station.history.operator.name
         assert station.history.store.count(HistoryFilter(text="anomaly in the image")) == 1
+        c = stored.columns  # what judged the part, from the running engine and the product's set
+        refs = station.controller.refs
+        assert c["model_version"].startswith("efficientnet-lite0@") and "embedded" not in c["model_version"]
+        assert len(c["models"]["backbone"]["sha256"]) == 64 and c["models"]["llm"]["name"] == "templates"
+        assert len(c["models"]["prompt_learner"]["sha256"]) == 64
+        assert c["raw_boundary"] == refs.calibration.boundary and c["boundary"] == 0.5
+        assert c["raw_score"] == record.result.raw_score and len(c["reference_fingerprint"]) == 64
+        assert abs(c["calibrated_at"].timestamp() - refs.created_at) < 1e-3
     finally:
         station.shutdown(save=False)
 

@@ -96,3 +96,30 @@ def test_boundary_must_be_stated(tmp_path):
     result, image = make_result("NG", 0.8)
     with HistoryStore(tmp_path / "db") as store, pytest.raises(history.HistoryError):
         store.record_inspection(result, image, station="s", operator="o", engine_version="1", model_version="m")
+
+
+def test_every_export_carries_the_traceability(recorder, tmp_path):
+    import csv
+    import json
+
+    from desktop_app.history.export import EXPORTERS
+
+    result, image = make_result("NG", 0.8)
+    key = recorder.record_inspection(result, image, source="cam0", trace=TRACE).key
+    recorder.record_turn(key, "Where?", "Top left.", model="SmolLM2")
+    for kind in ("csv", "jsonl", "xlsx"):
+        for _ in EXPORTERS[kind](recorder.store, tmp_path / f"out.{kind}"):
+            pass
+    row = next(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
+    assert row["model_version"] == "lite0@abababab" and row["reference_fingerprint"] == "f" * 64
+    assert float(row["raw_boundary"]) == pytest.approx(1.234) and float(row["boundary"]) == 0.5
+    assert row["calibrated_at_utc"].startswith("2026-12-01T08:00")
+    line = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+    assert line["models"]["backbone"]["sha256"] == "ab" * 32 and line["operator"] == "ann"
+    assert [(m["role"], m["model"], m["operator"]) for m in line["messages"]] == [
+        ("user", None, "ann"), ("assistant", "SmolLM2", None)]
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(tmp_path / "out.xlsx").active
+    header = [c.value for c in sheet[1]]
+    assert "model_version" in header and sheet.cell(2, header.index("model_version") + 1).value == "lite0@abababab"

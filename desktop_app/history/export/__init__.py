@@ -14,6 +14,7 @@ Progress = tuple[int, int]
 TABLE_HEADER = [
     "id", "uid", "time_utc", "station", "operator", "product", "source", "lot", "serial",
     "verdict", "effective_verdict", "overridden", "score", "region_count", "latency_ms", "has_image",
+    "raw_score", "boundary", "raw_boundary", "model_version", "reference_fingerprint", "calibrated_at_utc",
 ]
 
 
@@ -22,6 +23,9 @@ def row_values(row: InspectionRow) -> list[object]:
         row.id, row.uid, row.time.isoformat(), row.station, row.operator, row.product, row.source,
         row.lot or "", row.serial or "", row.verdict, row.effective_verdict, row.overridden,
         round(row.score, 6), row.region_count, round(row.latency_ms, 3), row.has_image,
+        round(row.raw_score, 6), row.boundary, "" if row.raw_boundary is None else round(row.raw_boundary, 6),
+        row.model_version, row.reference_fingerprint or "",
+        row.calibrated_at.isoformat() if row.calibrated_at else "",
     ]
 
 

@@ -102,7 +102,8 @@ def export_pdf(store, path: str | Path, filters: HistoryFilter | None = None,  #
         record = store.get(row.id, with_images=True)
         caption = Paragraph(
             f"#{row.id} {row.time.astimezone(tz):%m-%d %H:%M:%S} · {row.product}<br/>score {row.score:.2f}"
-            f"{' · ' + row.serial if row.serial else ''}{' · overridden' if row.overridden else ''}",
+            f"{' · ' + row.serial if row.serial else ''}{' · overridden' if row.overridden else ''}"
+            f"<br/>{row.model_version} · refs {(row.reference_fingerprint or '–')[:10]}",
             styles["BodyText"].clone("cap", fontSize=7, leading=8))
         if record.image is not None and record.heatmap is not None:
             small = thumbnail(record.image, 240)
