@@ -6,6 +6,7 @@ Aravis's simulated GigE Vision camera. Both bind to 127.0.0.1 only; both are rea
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -58,6 +59,8 @@ class Mosquitto:
             "max_queued_messages 0\n"  # 0: no limit; the consumer in a benchmark may fall behind
             "max_inflight_messages 100\n"
             "log_type none\n"
+            # Run as root, mosquitto switches to user "mosquitto", which cannot write our folder.
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
         )
         self.process: subprocess.Popen | None = None
 
