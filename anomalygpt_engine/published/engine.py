@@ -62,7 +62,7 @@ class PublishedEngine(Engine):
             raise ModelLoadError("model='anomalygpt-published' needs imagebind_path (imagebind_huge.pth)")
         # ImageBind runs at 224 px; "fused" adds the decoder probability at full weight (the released
         # code's commented-out (zero + few) / 2, up to the scale that calibration absorbs).
-        super().__init__(config.with_changes(image_size=224, fusion_weight=1.0))
+        super().__init__(config.with_changes(image_size=224, fusion_weight=1.0, layers=S.ImageBindSpec().tapped_blocks))
         self._llm: PublishedLLM | None = None
         self._zero_decoder: PatchDecoder | None = None
         self._text_cache: dict[str, torch.Tensor] = {}

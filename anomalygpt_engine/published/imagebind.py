@@ -99,10 +99,14 @@ class _VisionStem(nn.Module):
 class _TextStem(nn.Module):
     def __init__(self, spec: S.ImageBindSpec) -> None:
         super().__init__()
-        self.token_embedding = nn.Embedding(spec.vocab_size, spec.text_width)
+        # Uninitialised: the checkpoint fills it (normal_ on "meta" would cost seconds of imports).
+        self.token_embedding = nn.Embedding(spec.vocab_size, spec.text_width,
+                                            _weight=torch.empty(spec.vocab_size, spec.text_width))
         self.pos_embed = nn.Parameter(torch.zeros(1, spec.context_length, spec.text_width))
-        causal = torch.full((spec.context_length, spec.context_length), float("-inf")).triu(1)
-        self.register_buffer("mask", causal)
+        mask = torch.empty(spec.context_length, spec.context_length)
+        if not mask.is_meta:  # on "meta" the loaded state dict supplies it (and triu there is slow to import)
+            mask.fill_(float("-inf")).triu_(1)
+        self.register_buffer("mask", mask)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.token_embedding(ids) + self.pos_embed
@@ -123,7 +127,7 @@ class _TextHead(nn.Module):
 class _LogitScale(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.log_logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
+        self.log_logit_scale = nn.Parameter(torch.full((), float(np.log(1 / 0.07))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.log_logit_scale.exp().clamp(max=100.0) * x
