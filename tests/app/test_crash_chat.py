@@ -24,6 +24,8 @@ def test_every_turn_is_recorded_against_the_live_inspection(qtbot, engine, calib
         for question in (QUESTION, "Where is the anomaly?"):
             with qtbot.waitSignal(station.client.worker.chatFinished, timeout=90_000):
                 station.window.chat.ask(question)  # as the inspector types it
+            # the blocker may fire in the worker thread: wait for the pane to hear the end too
+            qtbot.waitUntil(lambda: station.window.chat.streaming_id is None, timeout=10_000)
         stored = station.history.store.get(record.history_key, with_images=False)
         assert [m.role for m in stored.messages] == ["user", "assistant", "user", "assistant"]
         assert stored.messages[0].text == QUESTION and stored.messages[2].text == "Where is the anomaly?"
