@@ -88,8 +88,9 @@ def expect_role(path: str | Path, keys: set[str], role: str) -> None:
     if found == role:
         return
     hint = f"; it belongs in {CONFIG_FIELDS[found]}" if found in CONFIG_FIELDS else ""
+    holds = "unrecognised tensors" if found == "unknown" else f"the {ROLE_NAMES[found]}"
     raise WrongModelFileError(
-        f"{path} was given as the {ROLE_NAMES[role]}, but it holds a {ROLE_NAMES[found]} "
+        f"{path} was given as the {ROLE_NAMES[role]}, but it contains {holds} "
         f"({len(keys)} tensors, e.g. {sorted(keys)[:2]}){hint}"
     )
 

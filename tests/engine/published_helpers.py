@@ -38,7 +38,7 @@ def part(seed: int = 0, defect: bool = False) -> np.ndarray:
     return image
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_thread():
     """Tiny models run faster on one thread than on two busy cores; restore afterwards."""
     previous = torch.get_num_threads()
