@@ -14,6 +14,15 @@ from PySide6.QtCore import QObject
 log = logging.getLogger(__name__)
 
 
+def default_operator_for(settings):  # type: ignore[no-untyped-def]
+    """Who works at the station until someone logs in (a plant without logins keeps this one)."""
+    from desktop_app.history.operators import Operator, default_operator
+
+    name = settings.default_operator.strip() or default_operator().name
+    role = settings.default_role if settings.default_role in ("inspector", "engineer") else "inspector"
+    return Operator(name, role)
+
+
 def engine_config(settings):
     """EngineConfig from the user's settings, keeping only fields this engine version knows."""
     from anomalygpt_engine import EngineConfig
@@ -32,6 +41,7 @@ class Station(QObject):
     def __init__(self, settings=None, engine=None, record_history: bool = True) -> None:
         super().__init__()
         from desktop_app.capture import CameraSource, HotFolderWatcher
+        from desktop_app.catalog import StationCatalog
         from desktop_app.controller import InspectionController
         from desktop_app.main_window import MainWindow
         from desktop_app.references import FolderReferenceRepository
@@ -39,12 +49,15 @@ class Station(QObject):
         from desktop_app.worker import EngineClient
 
         self.settings = settings or load_settings()
-        self.repo = FolderReferenceRepository()
+        self.operator = default_operator_for(self.settings)
         self.history = None  # the one recorder (and through it the one HistoryStore) of this process
         if record_history:
             from desktop_app.history.recorder import StationRecorder
 
-            self.history = StationRecorder(os.environ.get("COMPUTERNAME") or os.uname().nodename)
+            self.history = StationRecorder(os.environ.get("COMPUTERNAME") or os.uname().nodename,
+                                           operator=self.operator)
+        # the one product catalog: reference manager, calibration, confirmations and history use it
+        self.repo = StationCatalog(FolderReferenceRepository(), lambda: self.operator, self.history)
         self.client = EngineClient(engine_config(self.settings), engine, recorder=self.history)
         self.camera = CameraSource()
         self.hot_folder = HotFolderWatcher()
@@ -56,16 +69,45 @@ class Station(QObject):
         self._progress = None
         self._stopped = False
         self.window.action("settings").triggered.connect(self.edit_settings)
+        self.window.action("login").triggered.connect(self.ask_login)
+        self.login_dialog = None
         self.history_tab = None
         if record_history:
             from desktop_app.widgets.history_tab import HistoryTab
 
             self.history_tab = HistoryTab(self.history)
+            self.history_tab.browserCreated.connect(self._wire_browser)
             self.window.add_side_tab(self.history_tab, "History")
             self.window.tabs.currentChanged.connect(self._tab_changed)
+        self.window.apply_role(self.operator.name, self.operator.is_engineer)
         from desktop_app.line_bridge import attach_line
 
         self.line = attach_line(self)  # PLC (OPC UA), results to MQTT, GigE camera: off until configured
+
+    # -- operators -------------------------------------------------------------------------
+    def ask_login(self):  # type: ignore[no-untyped-def]
+        """Open the login dialog (window-modal, not blocking); an accepted login takes over the station."""
+        from desktop_app.widgets.login_dialog import LoginDialog
+
+        self.login_dialog = LoginDialog(self.settings.engineer_pin_hash, "", self.window)
+        self.login_dialog.accepted.connect(lambda: self.log_in(self.login_dialog.operator))
+        self.login_dialog.open()
+        return self.login_dialog
+
+    def log_in(self, operator) -> None:  # type: ignore[no-untyped-def]
+        """Every later record, turn, override and audit event carries this operator."""
+        self.operator = operator
+        if self.history is not None:
+            self.history.log_in(operator)
+        self.window.apply_role(operator.name, operator.is_engineer)
+        if self.history_tab is not None and self.history_tab.browser is not None:
+            self.history_tab.browser.refresh_operator()
+        self.window.show_message(f"{operator.name} logged in as {operator.role}")
+
+    def _wire_browser(self, browser) -> None:  # type: ignore[no-untyped-def]
+        browser.referenceConfirmed.connect(
+            lambda product, inspection_id: self.controller.confirm_reference(product, inspection_id, browser.store)
+        )
 
     def start(self, show: bool = True) -> None:
         """Show the window, load the models in the worker behind a progress dialog, open the product."""
@@ -74,7 +116,7 @@ class Station(QObject):
 
         from desktop_app.references import ensure_demo_product
 
-        demo = ensure_demo_product(self.repo)
+        demo = ensure_demo_product(self.repo.folder)  # installing the demo is the station's, not an operator's
         self.window.resize(1600, 1000)
         self.window.restore_layout(self.settings.window_geometry, self.settings.window_state)
         if show:
@@ -92,6 +134,8 @@ class Station(QObject):
             "Starting: loading models…" + (f"  (first run: added {demo})" if demo else "")
         )
         self.client.start()
+        if self.settings.require_login:
+            self.ask_login()
 
     def _on_ready(self, device: str) -> None:
         self._close_progress()

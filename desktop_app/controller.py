@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from anomalygpt_engine import Engine, ReferenceSet
+from anomalygpt_engine import Engine, EngineError, ReferenceSet
 from desktop_app.capture import CameraSource, HotFolderWatcher
 from desktop_app.controller_sources import SourcesMixin
 from desktop_app.main_window import MainWindow
@@ -206,6 +206,22 @@ class InspectionController(SourcesMixin, QObject):
                 self.window.show_message(f"Added the {what} to {name}'s references"),
             ),
         )
+
+    def confirm_reference(self, product: str, inspection_id: int, store) -> None:  # type: ignore[no-untyped-def]
+        """A confirmed false alarm joins its product's references; recalibration follows in the worker."""
+        repo = self.repo
+
+        def add(_engine: Engine) -> Path:
+            image = store.get(inspection_id).image  # the stored, lossless copy of what was inspected
+            if image is None:
+                raise EngineError(f"inspection {inspection_id} kept no image (retention policy)")
+            return repo.add_reference_image(product, image, source_inspection_id=inspection_id)
+
+        self.client.run(add, lambda _path: (
+            self.window.references.refresh(select=product),
+            self._references_edited(product),
+            self.window.show_message(f"Inspection #{inspection_id} added to {product}'s references; recalibrating"),
+        ))
 
     def mark_good(self, name: str | None) -> None:
         self._store_reference(name, self.current.image if self.current else None, "current image")

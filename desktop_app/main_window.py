@@ -27,6 +27,7 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "open_image": ("File", "Open image…", "Ctrl+O"),
     "inspect_folder": ("File", "Inspect folder…", "Ctrl+Shift+O"),
     "settings": ("File", "Settings…", "Ctrl+,"),
+    "login": ("File", "Log in / change operator…", "Ctrl+Shift+L"),
     "quit": ("File", "Quit", "Ctrl+Q"),
     "capture": ("Inspect", "Capture / inspect", "Space"),
     "next": ("Inspect", "Next image", "Right"),
@@ -65,7 +66,10 @@ class MainWindow(QMainWindow):
         self.status_message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.device_label = QLabel("")
         self.device_label.setObjectName("deviceLabel")
+        self.operator_label = QLabel("")
+        self.operator_label.setObjectName("operatorLabel")
         self.statusBar().addWidget(self.status_message, 1)
+        self.statusBar().addPermanentWidget(self.operator_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
     def _build_central(self) -> None:
@@ -137,6 +141,13 @@ class MainWindow(QMainWindow):
         self.controls.fitRequested.connect(self.view.reset_zoom)
         self.actions_by_name["fit"].triggered.connect(self.view.reset_zoom)
         self.view.set_heatmap_opacity(self.controls.opacity.value())
+
+    def apply_role(self, name: str, engineer: bool) -> None:
+        """Offer only what the operator's role allows (the catalog and recorder check again)."""
+        self.operator_label.setText(f"{name} · {'engineer' if engineer else 'inspector'}")
+        self.references.set_editable(engineer)
+        for action in ("settings", "mark_good"):
+            self.actions_by_name[action].setEnabled(engineer)
 
     def action(self, name: str) -> QAction:
         return self.actions_by_name[name]

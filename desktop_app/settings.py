@@ -34,6 +34,12 @@ class Settings:
     heatmap_opacity: int = 60  # percent
     window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
+    # Operators: with require_login the station asks who works at it; without, the default operator
+    # (empty: the system user) works in `default_role`. An engineer PIN is kept only as a salted hash.
+    require_login: bool = False
+    default_operator: str = ""
+    default_role: str = "engineer"  # a single-user station without logins may do everything
+    engineer_pin_hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_changes(self, **changes: Any) -> Settings:

@@ -175,3 +175,18 @@ class CatalogMixin:
             stmt = stmt.where(AuditEvent.kind == kind)
         with self._read() as session:
             return [{c.key: getattr(e, c.key) for c in AuditEvent.__table__.columns} for e in session.scalars(stmt)]
+
+    def rename_product(self, old: str, new: str, *, actor: str) -> None:
+        """Follow a rename in the station's catalog: past inspections move to the new name.
+
+        A product the history has never seen (no inspection yet) has no row: nothing to rename.
+        """
+        with translate_errors("renaming a product"), self._write() as session:
+            product = session.scalar(select(Product).where(Product.name == old))
+            if product is None:
+                return
+            if session.scalar(select(Product.id).where(Product.name == new)) is not None:
+                raise HistoryError(f"the history already holds a product named {new!r}")
+            product.name = new
+            review.audit(session, "product_renamed", actor, f"product:{new}", {"from": old, "to": new})
+            session.commit()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 log = logging.getLogger(__name__)
@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 class HistoryTab(QWidget):
     """Creates the `HistoryBrowser` over `recorder.store` when first shown; refreshes it on later views."""
+
+    browserCreated = Signal(object)  # the HistoryBrowser, once, so the station can wire it
 
     def __init__(self, recorder, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -54,3 +56,4 @@ class HistoryTab(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(self.browser)
         self._layout.addWidget(scroll)
+        self.browserCreated.emit(self.browser)

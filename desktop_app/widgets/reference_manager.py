@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from anomalygpt_engine import EngineError
+from desktop_app.history.errors import HistoryError
 from desktop_app.references import ProductInfo, ReferenceRepository
 
 THUMB = QSize(132, 96)
@@ -56,6 +57,7 @@ class ReferenceManager(QWidget):
     def __init__(self, repository: ReferenceRepository, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.repo = repository
+        self.editable = True  # engineers edit reference sets; inspectors only look
         self.products = QListWidget()
         self.products.setObjectName("productList")
         self.products.currentTextChanged.connect(self._show_product)
@@ -145,7 +147,7 @@ class ReferenceManager(QWidget):
         self.thumbs.clear()
         has = bool(name)
         for button in self.buttons.values():
-            button.setEnabled(has or button is self.buttons["new"])
+            button.setEnabled(self.editable and (has or button is self.buttons["new"]))
         if not has:
             self.status.setText("No product yet: create one with New…")
             self.description.setPlainText("")
@@ -170,11 +172,16 @@ class ReferenceManager(QWidget):
         return f"<b>{info.n_references}</b> references  ·  <span style='color:#ffb74d'>calibration due</span>"
 
     # -- actions ---------------------------------------------------------------------------
+    def set_editable(self, editable: bool) -> None:
+        self.editable = editable
+        self.description.setReadOnly(not editable)
+        self._show_product(self.current_product() or "")
+
     def _guard(self, action) -> bool:
         try:
             action()
             return True
-        except (EngineError, OSError) as exc:
+        except (EngineError, OSError, HistoryError) as exc:
             QMessageBox.warning(self, "Reference sets", str(exc))
             return False
 

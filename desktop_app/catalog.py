@@ -1,0 +1,116 @@
+"""StationCatalog: the station's one product catalog, used by the reference manager, calibration,
+"mark as good", "confirm as reference" and the history.
+
+Products and their reference images live in the folder repository (the calibrated sets beside
+them); every change is checked against the logged-in operator's role and written to the history's
+audit trail under that operator, and renames reach the history's product rows, so the history and
+the references never disagree about what a product is called. Deleting a product removes its
+references, not its history: past inspections stay readable under the old name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anomalygpt_engine import ReferenceSet
+from desktop_app.history.operators import ENGINEER, Operator
+from desktop_app.references import FolderReferenceRepository, ProductInfo
+
+log = logging.getLogger(__name__)
+
+
+class StationCatalog:
+    """A `ReferenceRepository` over the folder catalog, with roles and an audit trail."""
+
+    def __init__(self, folder: FolderReferenceRepository, operator: Callable[[], Operator],
+                 recorder: Any | None = None) -> None:
+        self.folder = folder
+        self._operator = operator
+        self.recorder = recorder  # StationRecorder, or None when the station keeps no history
+
+    @property
+    def root(self) -> Path:
+        return self.folder.root
+
+    def _require_engineer(self, action: str) -> None:
+        self._operator().require(ENGINEER, action)
+
+    def _audit(self, kind: str, product: str, details: dict[str, Any] | None = None) -> None:
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.audit(kind, f"product:{product}", details)
+        except Exception as exc:  # the change is made; a missing audit line is logged, not fatal
+            log.warning("audit %s for %s not written: %s", kind, product, exc)
+
+    # -- reading ---------------------------------------------------------------------------
+    def products(self) -> list[ProductInfo]:
+        return self.folder.products()
+
+    def product(self, name: str) -> ProductInfo:
+        return self.folder.product(name)
+
+    def load_calibrated(self, name: str) -> ReferenceSet | None:
+        return self.folder.load_calibrated(name)
+
+    # -- products (engineers) --------------------------------------------------------------
+    def create_product(self, name: str, description: str = "") -> ProductInfo:
+        self._require_engineer("creating a product")
+        info = self.folder.create_product(name, description)
+        self._audit("product_created", info.name, {"description": description})
+        return info
+
+    def rename_product(self, old: str, new: str) -> ProductInfo:
+        self._require_engineer("renaming a product")
+        info = self.folder.rename_product(old, new)
+        store = self.recorder.store if self.recorder is not None else None
+        if store is not None:
+            store.rename_product(old, info.name, actor=self._operator().name)  # audited by the store
+        return info
+
+    def delete_product(self, name: str) -> None:
+        self._require_engineer("deleting a product")
+        count = self.folder.product(name).n_references
+        self.folder.delete_product(name)
+        self._audit("product_deleted", name, {"references": count, "history_kept": True})
+
+    def set_description(self, name: str, description: str) -> ProductInfo:
+        self._require_engineer("changing a product description")
+        before = self.folder.product(name).description
+        info = self.folder.set_description(name, description)
+        if before != description:
+            self._audit("product_changed", name, {"description": description})
+        return info
+
+    # -- references (engineers) ------------------------------------------------------------
+    def add_reference_files(self, name: str, paths: Sequence[Path]) -> list[Path]:
+        self._require_engineer("adding references")
+        added = self.folder.add_reference_files(name, paths)
+        self._audit("reference_added", name, {"files": [p.name for p in added]})
+        return added
+
+    def add_reference_image(self, name: str, image_rgb: np.ndarray, source_inspection_id: int | None = None) -> Path:
+        self._require_engineer("adding a reference")
+        path = self.folder.add_reference_image(name, image_rgb)
+        details: dict[str, Any] = {"file": path.name}
+        if source_inspection_id is not None:
+            details["source_inspection_id"] = source_inspection_id
+        self._audit("reference_added", name, details)
+        return path
+
+    def remove_reference(self, name: str, path: Path) -> None:
+        self._require_engineer("removing a reference")
+        self.folder.remove_reference(name, path)
+        self._audit("reference_removed", name, {"file": Path(path).name})
+
+    # -- calibration (automatic after any change; audited, not gated) ----------------------
+    def save_calibrated(self, name: str, refs: ReferenceSet) -> None:
+        self.folder.save_calibrated(name, refs)
+        info = self.folder.product(name)
+        self._audit("calibrated", name, {"references": info.n_references, "calibrated_at": info.calibrated_at,
+                                         "raw_boundary": float(refs.calibration.boundary)})
