@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from anomalygpt_engine.backbones.base import EncodedBatch, Encoder
@@ -209,8 +209,9 @@ class ImageBindEncoder(Encoder):
         """Bicubic resize of the whole image to the model size (AnomalyGPT's demo transform, no crop:
         the station must see the whole part), then CLIP normalisation."""
         size = self.natural_size
-        resized = [cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC) for img in images]
-        batch = torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2).float().div(255.0).clamp(0, 1)
+        # PIL's bicubic filter widens with the scale (antialiasing), as torchvision's Resize on PIL images.
+        resized = [np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC)) for img in images]
+        batch = torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2).float().div(255.0)
         batch = batch.to(self._mean.device)
         return ((batch - self._mean) / self._std).to(self.dtype)
 

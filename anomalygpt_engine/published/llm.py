@@ -88,8 +88,9 @@ def apply_lora(model: nn.Module, lora: Mapping[str, torch.Tensor], rank: int, me
     return peft_model.merge_and_unload() if merge else peft_model
 
 
-def load_vicuna(folder: str | Path, dtype: torch.dtype):
-    """(model, tokenizer) from a local transformers folder, on the CPU."""
+def load_vicuna(folder: str | Path, dtype: torch.dtype, device: torch.device | None = None):
+    """(model, tokenizer) from a local transformers folder, placed on `device` while loading (CUDA: no
+    13 GB detour through RAM), else on the CPU."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = Path(folder)
@@ -100,7 +101,8 @@ def load_vicuna(folder: str | Path, dtype: torch.dtype):
         raise ModelLoadError(f"Vicuna tokenizer in {folder}: {exc} (a tokenizer.model may need "
                              "`pip install sentencepiece protobuf`)") from exc
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
+        placement = {"device_map": {"": str(device)}} if device is not None and device.type == "cuda" else {}
+        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, dtype=dtype, **placement)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"Vicuna weights in {folder}: {exc}") from exc
     return model.eval().requires_grad_(False), tokenizer
@@ -125,7 +127,7 @@ def load_published_llm(vicuna: str | Path, delta: str | Path, checkpoint: str | 
                        vision_width: int, device: torch.device, dtype: torch.dtype) -> PublishedLLM:
     shape = LlamaShape.from_config(llama_config(vicuna))
     adapters, rank = read_adapters(delta, checkpoint, embed_dim, vision_width, shape)
-    model, tokenizer = load_vicuna(vicuna, dtype)
+    model, tokenizer = load_vicuna(vicuna, dtype, device)
     model = apply_lora(model, adapters, rank, merge=True).to(device)
     projection = nn.Linear(embed_dim, shape.hidden)
     projection.load_state_dict({"weight": adapters["llama_proj.weight"], "bias": adapters["llama_proj.bias"]})
