@@ -69,12 +69,13 @@ class LineBridge(QObject):
         self._pending: dict[int, _Pending] = {}
         self._identities: dict[int, dict] = {}
         self._available: tuple[bool, str] | None = None
-        self._product_shown = ""
+        self._product_shown: str | None = None
         self._plc_note = ""
         self._cycles = 0
         self._last_result = ""
         self._problems: list[str] = []
-        self._operator = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
+        self._product_problem = ""  # the PLC asked for a product this station does not have
+        self.operator_name = lambda: os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
         self._trigger.connect(self._on_trigger)
         self._product.connect(self._on_product)
         worker = client.worker
@@ -122,12 +123,12 @@ class LineBridge(QObject):
                 line.opcua_host, line.opcua_port, username=line.opcua_username, password=line.opcua_password,
                 on_trigger=self._trigger.emit, on_product=self._product.emit, on_clients=self._on_clients,
             )
-            server.start()
-        except (LineConfigError, OSError, TimeoutError, RuntimeError) as exc:
+            server.start(timeout=None)  # asyncua needs ~3 s to build its address space: do not wait here
+        except LineConfigError as exc:
             self._problems.append(f"OPC UA server not started: {exc}")
             return
         self.server = server
-        self._available = None
+        self._available, self._product_shown = None, None
 
     def _start_gige(self) -> None:
         from desktop_app.capture.gige import GigeSource
@@ -192,9 +193,9 @@ class LineBridge(QObject):
             return
         self._inspect(request, item)
 
-    def _on_gige_frame(self, tag: object, frame: np.ndarray, _frame_id: int) -> None:
+    def _on_gige_frame(self, tag: object, frame: np.ndarray, frame_id: int) -> None:
         if isinstance(tag, TriggerRequest):
-            self._inspect(tag, frame)
+            self._inspect(tag, frame, {"camera_frame_id": frame_id, "camera": self.line.gige_camera_id})
 
     def _next_file(self) -> Path | None:
         from desktop_app.references import demo_test_images
@@ -207,9 +208,9 @@ class LineBridge(QObject):
         c.index = (c.index + 1) % len(c.images)
         return c.images[c.index]
 
-    def _inspect(self, request: TriggerRequest, item) -> None:
+    def _inspect(self, request: TriggerRequest, item, extra: dict | None = None) -> None:
         c = self.controller
-        part = PartContext(request.part_id, request.serial, request.lot, self._operator, request.cycle)
+        part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle, extra or {})
         with self._lock:  # held until _pending knows the request, so the worker cannot answer first
             worker_request = c.inspect(item, "plc")
             if worker_request is not None:
@@ -220,7 +221,7 @@ class LineBridge(QObject):
     def _finish_error(self, request: object, message: str) -> None:
         if not isinstance(request, TriggerRequest):
             return
-        part = PartContext(request.part_id, request.serial, request.lot, self._operator, request.cycle)
+        part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle)
         inspection_id = self._publish_error(part, message)
         self._last_result = f"cycle {request.cycle}: ERROR ({message})"
         if self.server is not None:
@@ -228,12 +229,12 @@ class LineBridge(QObject):
 
     def _on_product(self, name: str) -> None:
         c = self.controller
+        self._product_problem = ""
         if name == c.product:
             return
         if name not in [info.name for info in c.repo.products()]:
-            if self.server is not None:
-                self.server.set_available(False, f"no product {name!r} on this station")
-            self._available = None
+            self._product_problem = f"the PLC selected product {name!r}, which this station does not have"
+            self._tick()
             return
         c.activate_product(name)
 
@@ -244,7 +245,7 @@ class LineBridge(QObject):
             if pending is None and self.outbox is None:
                 return
             refs = pending.refs if pending else self.controller.refs
-            part = pending.part if pending else PartContext(operator=self._operator)
+            part = pending.part if pending else PartContext(operator=self.operator_name())
             inspection_id = new_inspection_id()
             if self.outbox is not None:
                 self._queue(inspection_id, record, part, refs)
@@ -268,7 +269,9 @@ class LineBridge(QObject):
         from anomalygpt_engine import __version__
 
         line = self.line
-        extra = {"history_key": record.history_key} if getattr(record, "history_key", None) is not None else {}
+        extra = dict(part.extra)
+        if getattr(record, "history_key", None) is not None:
+            extra["history_key"] = record.history_key
         part = PartContext(part.part_id, part.serial, part.lot, part.operator, part.cycle, extra)
         models = self._identity(refs, __version__)
 
@@ -319,21 +322,29 @@ class LineBridge(QObject):
 
     def _tick(self) -> None:
         c = self.controller
-        if self.server is not None:
+        if self.server is not None and self.server.failed:  # e.g. the port is taken
+            self._problems.append(f"OPC UA server not started: {self.server.failed}")
+            self.server.stop()
+            self.server = None
+        if self.server is not None and self.server.running:
             ready = c.refs is not None and c.refs.product == c.product and c.batch_request is None
             reason = "" if ready else ("a batch is running" if c.batch_request is not None else
                                        "no calibrated product loaded")
+            if self._product_problem:
+                ready, reason = False, self._product_problem
             if (ready, reason) != self._available:
                 self._available = (ready, reason)
                 self.server.set_available(ready, reason)
             if (c.product or "") != self._product_shown:
+                if self._product_shown is not None:
+                    self._product_problem = ""  # the station's product changed: that answers the PLC
                 self._product_shown = c.product or ""
                 self.server.set_product(self._product_shown)
         line = self.line
         pub = self.publisher.status() if self.publisher is not None else None
         self.status = LineStatus(
-            opcua=self.server.endpoint if self.server else ("off" if not line.opcua_enabled else "not running"),
-            opcua_ok=self.server is not None,
+            opcua=self._opcua_text(),
+            opcua_ok=self.server is not None and self.server.running,
             plc_clients=self.server.clients if self.server else 0,
             plc_note=self._plc_note,
             mqtt=f"{line.mqtt_host}:{line.mqtt_port} → {line.topic()}" if line.mqtt_enabled else "off",
@@ -347,6 +358,11 @@ class LineBridge(QObject):
             problems=tuple(self._problems),
         )
         self.statusChanged.emit(self.status)
+
+    def _opcua_text(self) -> str:
+        if self.server is not None:
+            return self.server.endpoint if self.server.running else "starting…"
+        return "off" if not self.line.opcua_enabled else "not running"
 
     def _camera_text(self) -> str:
         source = self.line.trigger_source
@@ -366,6 +382,9 @@ def attach_line(station) -> LineBridge:
 
     line = line_settings(station.settings)
     bridge = LineBridge(station.controller, station.client, line)
+    default_operator = bridge.operator_name
+    # The logged-in operator (issue 12) when the station has one, else the OS user.
+    bridge.operator_name = lambda: getattr(getattr(station, "operator", None), "name", None) or default_operator()
     panel = LinePanel(line)
     station.window.add_side_tab(panel, "Line")
     bridge.statusChanged.connect(panel.show_status)

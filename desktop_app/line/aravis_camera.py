@@ -206,11 +206,13 @@ class GigECamera:
         return dropped
 
     def grab(self, timeout_s: float = 2.0) -> tuple[np.ndarray, int]:
-        """One frame as (RGB uint8 HxWx3, camera frame id). In software-trigger mode this fires the
-        trigger first; with a hardware trigger it waits for the line's frame."""
+        """One frame as (RGB uint8 HxWx3, camera frame id) taken after this call: in software-trigger
+        mode this fires the trigger, free-running it waits for the next frame, with a hardware
+        trigger it takes the line's frame (which may have been exposed just before the call)."""
         self.start()
+        if self.trigger in ("software", "free"):
+            self.drain()  # a frame already waiting was taken before this part was in place
         if self.trigger == "software":
-            self.drain()
             self.camera.software_trigger()
         buffer = self.stream.timeout_pop_buffer(int(timeout_s * 1e6))
         if buffer is None:

@@ -119,13 +119,25 @@ class StationOpcUaServer:
         self._cycle = 0
 
     # -- life cycle (any thread) ---------------------------------------------------------------
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float | None = 30.0) -> None:
+        """Start the server thread; wait until it listens (None: return at once, see `running`/`failed`).
+        Building asyncua's standard address space takes a few seconds, so a GUI does not wait."""
         self._thread = threading.Thread(target=self._thread_main, name="OpcUaServer", daemon=True)
         self._thread.start()
+        if timeout is None:
+            return
         if not self._started.wait(timeout):
             raise TimeoutError("the OPC UA server did not start in time")
         if self._start_error is not None:
             raise self._start_error
+
+    @property
+    def running(self) -> bool:
+        return self._started.is_set() and self._start_error is None and self._thread is not None
+
+    @property
+    def failed(self) -> str:
+        return "" if self._start_error is None else f"{type(self._start_error).__name__}: {self._start_error}"
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._loop is not None and self._stop_event is not None and self._thread is not None:
@@ -194,11 +206,11 @@ class StationOpcUaServer:
         beat, tick = 0, 0
         while not self._stop_event.is_set():
             try:
-                await asyncio.wait_for(self._stop_event.wait(), 0.2)
+                await asyncio.wait_for(self._stop_event.wait(), 0.1)
             except asyncio.TimeoutError:
                 pass
             tick += 1
-            if tick % 5 == 0:
+            if tick % 10 == 0:
                 beat = (beat + 1) % 2**32
                 await self._write(Heartbeat=beat)
             await self._watch_clients()

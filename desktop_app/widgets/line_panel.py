@@ -205,7 +205,8 @@ class LinePanel(QWidget):
     # -- live status ---------------------------------------------------------------------------
     def show_status(self, status) -> None:
         if not status.opcua_ok:
-            self.plc_light.set_state("off" if status.opcua == "off" else "bad", f"server {status.opcua}")
+            state = "off" if status.opcua == "off" else ("warn" if status.opcua.startswith("starting") else "bad")
+            self.plc_light.set_state(state, f"server {status.opcua}")
         elif status.plc_clients:
             self.plc_light.set_state("ok", f"{status.plc_clients} client(s) connected to {status.opcua}")
         else:

@@ -1,0 +1,170 @@
+"""The whole station on the line: a software PLC triggers over OPC UA, results go to a real
+mosquitto, frames come from Aravis's simulated GigE camera. Loopback (127.0.0.1) only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+
+from desktop_app.line.config import LineSettings, with_line_settings
+from desktop_app.line.local_services import CollectingConsumer, free_port
+from desktop_app.line.plc_sim import SimulatedPlc
+from desktop_app.settings import Settings
+from tests.app.conftest import make_station
+from tests.line.conftest import broker, fake_camera  # noqa: F401  (fixtures)
+
+TOPIC = "plant/st-test/inspections"
+
+
+def line_settings(broker_port: int, tmp_path, **changes) -> Settings:
+    fields = dict(station_name="st-test", opcua_enabled=True, opcua_port=free_port(), mqtt_enabled=True,
+                  mqtt_port=broker_port, mqtt_topic="plant/{station}/inspections",
+                  outbox_path=str(tmp_path / "outbox.sqlite3"))
+    line = LineSettings(**{**fields, **changes})
+    return with_line_settings(Settings(), line)
+
+
+def run_plc(qtbot, endpoint: str, parts: list[str], timeout_s: float = 120):
+    """Run the PLC in its own thread while the Qt event loop keeps turning here."""
+    box: dict = {}
+
+    async def plc():
+        async with SimulatedPlc(endpoint) as p:
+            assert await p.wait_ready(30)
+            return [await p.cycle(part, serial=f"SN-{part}") for part in parts]
+
+    def main():
+        try:
+            box["outcomes"] = asyncio.run(plc())
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=int(timeout_s * 1000))
+    if "error" in box:
+        raise box["error"]
+    return box["outcomes"]
+
+
+def messages(consumer) -> dict[str, dict]:
+    by_id = {}
+    for payload in consumer.received:
+        message = json.loads(payload)
+        by_id.setdefault(message["inspection_id"], message)
+    return by_id
+
+
+def test_plc_trigger_inspects_records_answers_and_publishes(qtbot, engine, calibrated_data_dir, broker, tmp_path):
+    consumer = CollectingConsumer(broker.port, TOPIC).start()
+    station = make_station(qtbot, engine, line_settings(broker.port, tmp_path))
+    try:
+        line = station.line
+        qtbot.waitUntil(lambda: line.status.opcua_ok and line.status.mqtt_connected, timeout=30_000)
+        shown = []
+        station.controller.recordShown.connect(shown.append)
+        outcomes = run_plc(qtbot, line.server.endpoint, [f"P{i}" for i in range(6)])
+        assert [o.result for o in outcomes] == [
+            r.result.verdict.value for r in station.controller.records.values() if r.source == "plc"
+        ]
+        assert all(o.result in ("OK", "NG", "REVIEW") and o.error == "" for o in outcomes)
+        qtbot.waitUntil(lambda: len(messages(consumer)) >= 6, timeout=10_000)
+        published = messages(consumer)
+        for o in outcomes:
+            message = published[o.inspection_id]
+            assert (message["part_id"], message["serial"], message["verdict"]) == (o.part_id, f"SN-{o.part_id}",
+                                                                                    o.result)
+            assert message["station"] == "st-test" and message["models"]["engine_version"]
+            assert abs(message["score"] - o.score) < 1e-3 and isinstance(message["regions"], list)
+        assert [published[o.inspection_id]["seq"] for o in outcomes] == sorted(
+            published[o.inspection_id]["seq"] for o in outcomes)
+        qtbot.waitUntil(lambda: len(shown) >= 6, timeout=10_000)  # the screen shows PLC parts too
+        qtbot.waitUntil(lambda: line.status.queued == 0 and line.status.cycles == 6, timeout=5_000)
+        panel = line.panel
+        qtbot.waitUntil(lambda: "delivered" in panel.queue_light.text(), timeout=5_000)
+        assert "connected" in panel.mqtt_light.text() and "6 trigger(s)" in panel.cycle_label.text()
+    finally:
+        station.shutdown(save=False)
+        consumer.stop()
+
+
+def test_manual_inspections_are_published_too(qtbot, engine, calibrated_data_dir, broker, tmp_path):
+    consumer = CollectingConsumer(broker.port, TOPIC).start()
+    station = make_station(qtbot, engine, line_settings(broker.port, tmp_path, opcua_enabled=False))
+    try:
+        with qtbot.waitSignal(station.controller.recordShown, timeout=30_000):
+            station.controller.step(+1)
+        qtbot.waitUntil(lambda: len(messages(consumer)) == 1, timeout=15_000)
+        (message,) = messages(consumer).values()
+        assert message["source"].endswith(".jpg") and message["part_id"] == "" and message["cycle"] == 0
+    finally:
+        station.shutdown(save=False)
+        consumer.stop()
+
+
+def test_plc_product_that_does_not_exist_makes_the_station_not_ready(qtbot, engine, calibrated_data_dir, tmp_path):
+    settings = with_line_settings(Settings(), LineSettings(opcua_enabled=True, opcua_port=free_port()))
+    station = make_station(qtbot, engine, settings)
+    try:
+        line = station.line
+        qtbot.waitUntil(lambda: line.status.opcua_ok and line.server.value("Ready") is True, timeout=30_000)
+        box = {}
+
+        async def plc():
+            async with SimulatedPlc(line.server.endpoint) as p:
+                await p.write(Product="no-such-product")
+                assert await p.wait_for(lambda v: v.get("Ready") is False, 5)
+                await p.write(Trigger=True)
+                await asyncio.sleep(0.2)
+                box["text"] = await p.read("ErrorText")
+
+        thread = threading.Thread(target=lambda: asyncio.run(plc()))
+        thread.start()
+        qtbot.waitUntil(lambda: not thread.is_alive(), timeout=30_000)
+        assert "no-such-product" in box["text"]
+        assert station.controller.counts.total == 0
+    finally:
+        station.shutdown(save=False)
+
+
+def test_gige_camera_frames_stay_with_their_part(qtbot, engine, calibrated_data_dir, broker, fake_camera, tmp_path):
+    """Fake GigE camera free-running at 10 fps, PLC triggers: each part gets a fresh frame of its own."""
+    consumer = CollectingConsumer(broker.port, TOPIC).start()
+    settings = line_settings(broker.port, tmp_path, trigger_source="gige", gige_camera_id="127.0.0.1",
+                             gige_interface="127.0.0.1", gige_trigger="free", gige_pixel_format="Mono8")
+    station = make_station(qtbot, engine, settings)
+    try:
+        line = station.line
+        qtbot.waitUntil(lambda: line.status.opcua_ok and line.gige is not None and line.gige.is_open,
+                        timeout=30_000)
+        outcomes = run_plc(qtbot, line.server.endpoint, [f"G{i}" for i in range(8)])
+        assert all(o.error == "" and o.result in ("OK", "NG", "REVIEW") for o in outcomes)
+        qtbot.waitUntil(lambda: len(messages(consumer)) >= 8, timeout=10_000)
+        published = messages(consumer)
+        frames = [published[o.inspection_id]["extra"]["camera_frame_id"] for o in outcomes]
+        assert frames == sorted(set(frames)), f"a frame served two parts or came out of order: {frames}"
+        records = [r for r in station.controller.records.values() if r.source == "plc"]
+        assert len(records) == 8 and all(r.image.shape == (512, 512, 3) for r in records)
+    finally:
+        station.shutdown(save=False)
+        consumer.stop()
+
+
+@pytest.mark.parametrize("name", ["07_line_status"])
+def test_line_tab_screenshot(qtbot, engine, calibrated_data_dir, broker, tmp_path, name):
+    from tests.app.test_screenshots import save
+
+    station = make_station(qtbot, engine, line_settings(broker.port, tmp_path))
+    try:
+        line = station.line
+        qtbot.waitUntil(lambda: line.status.opcua_ok and line.status.mqtt_connected, timeout=30_000)
+        run_plc(qtbot, line.server.endpoint, ["A1", "A2", "A3"])
+        station.window.tabs.setCurrentWidget(line.panel)
+        qtbot.waitUntil(lambda: "cycle 3:" in line.panel.cycle_label.text() and line.status.delivered == 3,
+                        timeout=10_000)
+        save(station, name)
+    finally:
+        station.shutdown(save=False)
