@@ -139,3 +139,27 @@ def test_clip_bpe_tokens():
     assert int(ids.argmax()) == len(expected) - 1  # the end-of-text token is the one the text head reads
     tiny = ClipBpe.from_file(tiny_published().bpe)
     assert len(tiny.encode("a photo of a flawless object.")) < len("a photo of a flawless object.")
+
+
+def test_block_computes_a_pre_norm_transformer_layer():
+    """Independent check of the block's arithmetic: torch's own pre-LN encoder layer with the same weights."""
+    from anomalygpt_engine.published.imagebind import _Block
+
+    torch.manual_seed(0)
+    block = _Block(32, 16).eval()
+    layer = torch.nn.TransformerEncoderLayer(32, 16, dim_feedforward=128, dropout=0.0, activation="gelu",
+                                             layer_norm_eps=1e-6, norm_first=True).eval()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.normal_(0, 0.2)
+    mapping = {"attn.in_proj_weight": "self_attn.in_proj_weight", "attn.in_proj_bias": "self_attn.in_proj_bias",
+               "attn.out_proj.weight": "self_attn.out_proj.weight", "attn.out_proj.bias": "self_attn.out_proj.bias",
+               "norm_1.weight": "norm1.weight", "norm_1.bias": "norm1.bias", "norm_2.weight": "norm2.weight",
+               "norm_2.bias": "norm2.bias", "mlp.fc1.weight": "linear1.weight", "mlp.fc1.bias": "linear1.bias",
+               "mlp.fc2.weight": "linear2.weight", "mlp.fc2.bias": "linear2.bias"}
+    layer.load_state_dict({mapping[k]: v for k, v in block.state_dict().items()})
+    x = torch.randn(257, 2, 32)  # sequence-first, as ImageBind runs its trunks
+    causal = torch.full((257, 257), float("-inf")).triu(1)
+    with torch.no_grad():
+        assert torch.allclose(block(x, None), layer(x), atol=1e-5)
+        assert torch.allclose(block(x, causal), layer(x, src_mask=causal), atol=1e-5)
