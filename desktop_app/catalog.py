@@ -10,6 +10,7 @@ references, not its history: past inspections stay readable under the old name.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -97,10 +98,10 @@ class StationCatalog:
     def add_reference_image(self, name: str, image_rgb: np.ndarray, source_inspection_id: int | None = None) -> Path:
         self._require_engineer("adding a reference")
         path = self.folder.add_reference_image(name, image_rgb)
-        details: dict[str, Any] = {"file": path.name}
-        if source_inspection_id is not None:
-            details["source_inspection_id"] = source_inspection_id
-        self._audit("reference_added", name, details)
+        if source_inspection_id is None:
+            self._audit("reference_added", name, {"file": path.name})
+        else:  # the history already holds the confirmation; this names the file it became
+            self._audit("reference_confirmed", name, {"file": path.name, "source_inspection_id": source_inspection_id})
         return path
 
     def remove_reference(self, name: str, path: Path) -> None:
@@ -112,5 +113,7 @@ class StationCatalog:
     def save_calibrated(self, name: str, refs: ReferenceSet) -> None:
         self.folder.save_calibrated(name, refs)
         info = self.folder.product(name)
-        self._audit("calibrated", name, {"references": info.n_references, "calibrated_at": info.calibrated_at,
-                                         "raw_boundary": float(refs.calibration.boundary)})
+        when = dt.datetime.fromtimestamp(info.calibrated_at, dt.timezone.utc).isoformat(timespec="seconds") \
+            if info.calibrated_at else None
+        self._audit("calibrated", name, {"references": info.n_references, "calibrated_at": when,
+                                         "raw_boundary": round(float(refs.calibration.boundary), 6)})

@@ -32,7 +32,7 @@ def traceability_html(c: dict[str, Any]) -> str:
         f" · calibrated {calibrated.astimezone():%Y-%m-%d %H:%M:%S}" if calibrated else
         f"reference set {esc((c.get('reference_fingerprint') or '–')[:16])} · calibration time unknown",
     ]
-    return "<p style='color:#555'><b>Traceability</b><br/>" + "<br/>".join(lines) + "</p>"
+    return "<p style='color:#8b98a5'><b>Traceability</b><br/>" + "<br/>".join(lines) + "</p>"
 
 
 def details_html(record: Any) -> str:
@@ -55,7 +55,7 @@ def details_html(record: Any) -> str:
                      f"{' by ' + esc(o['confirmed_by']) if o.get('confirmed_by') else ''}]</p>")
     lines.append("<h4>Conversation</h4>" if record.messages else "<p><i>No conversation.</i></p>")
     for turn in record.messages:
-        colour = "#1f4e9c" if turn.role == "user" else "#333"
+        colour = "#5b9bd5" if turn.role == "user" else "#b8c2cc"  # readable on the light and the dark theme
         who = esc(turn.operator or "") if turn.role == "user" else esc(turn.model or "")
         note = " <i>(stopped)</i>" if turn.cancelled else ""
         lines.append(f"<p style='color:{colour}'><b>{esc(turn.role)}</b> <small>{who} "
