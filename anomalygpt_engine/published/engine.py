@@ -99,6 +99,9 @@ class PublishedEngine(Engine):
         with self._lock:
             if self._llm is None:
                 spec = encoder.towers.spec
+                if not self.needs_llm:  # not counted when the encoder loaded: check the LLM's share now
+                    shape = LlamaShape.from_config(llama_config(self._path("vicuna_path")))
+                    check_memory(self.device, required_bytes(0, 0, shape, self.dtype))
                 self._llm = load_published_llm(self._path("vicuna_path"), self._path("pandagpt_delta_path"),
                                                self._path("anomalygpt_path"), spec.embed_dim, spec.vision_width,
                                                self.device, self.dtype)
