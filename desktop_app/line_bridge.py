@@ -104,7 +104,8 @@ class LineBridge(QObject):
         from desktop_app.paths import user_data_dir
 
         line = self.line
-        path = Path(line.outbox_path) if line.outbox_path else (self.data_dir or user_data_dir()) / "line_outbox.sqlite3"
+        folder = self.data_dir or user_data_dir()
+        path = Path(line.outbox_path) if line.outbox_path else folder / "line_outbox.sqlite3"
         try:
             self.outbox = Outbox(path)
         except Exception as exc:  # sqlite3.Error or OSError: a read-only or full disk
@@ -210,7 +211,8 @@ class LineBridge(QObject):
 
     def _inspect(self, request: TriggerRequest, item, extra: dict | None = None) -> None:
         c = self.controller
-        part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle, extra or {})
+        part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle,
+                           extra or {})
         with self._lock:  # held until _pending knows the request, so the worker cannot answer first
             worker_request = c.inspect(item, "plc")
             if worker_request is not None:

@@ -83,7 +83,8 @@ class LineSettings:
     def validate(self) -> list[str]:
         """Readable problems; empty when the settings can work."""
         problems = []
-        if self.opcua_enabled and not is_loopback(self.opcua_host) and not (self.opcua_username and self.opcua_password):
+        open_endpoint = not is_loopback(self.opcua_host) and not (self.opcua_username and self.opcua_password)
+        if self.opcua_enabled and open_endpoint:
             problems.append(f"OPC UA on {self.opcua_host} listens beyond this machine: set a username and password")
         if self.trigger_source not in TRIGGER_SOURCES:
             problems.append(f"trigger source must be one of {', '.join(TRIGGER_SOURCES)}")

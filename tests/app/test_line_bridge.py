@@ -14,7 +14,9 @@ from desktop_app.line.local_services import CollectingConsumer, free_port
 from desktop_app.line.plc_sim import SimulatedPlc
 from desktop_app.settings import Settings
 from tests.app.conftest import make_station
-from tests.line.conftest import broker, fake_camera  # noqa: F401  (fixtures)
+from tests.line import conftest as line_services
+
+broker, fake_camera = line_services.broker, line_services.fake_camera  # the same fixtures as tests/line
 
 TOPIC = "plant/st-test/inspections"
 
