@@ -27,6 +27,9 @@ class Settings:
     device: str = "auto"
     backbone_path: str = ""  # local Hugging Face vision model folder; empty = embedded EfficientNet-Lite0
     llm_path: str = ""  # local LLM folder or GGUF; empty = the packaged default
+    # JSON naming the published AnomalyGPT weights (README: "The published AnomalyGPT model"), as for
+    # `anomalygpt --config`; empty = the embedded models.
+    published_config: str = ""
     camera_source: str = "0"  # device index ("0") or URL ("rtsp://...", "http://...")
     continuous_interval_ms: int = 1000  # pause between inspections in continuous camera mode
     hot_folder: str = ""
@@ -57,9 +60,25 @@ class Settings:
             overrides.update(backbone="hf-vision", backbone_path=self.backbone_path)
         if self.llm_path:
             overrides["llm_path"] = self.llm_path
+        if self.published_config:
+            overrides.update(published_overrides(self.published_config))
         # Leave one core to the GUI thread so the window stays fluid while the engine works.
         overrides["num_threads"] = max(1, (os.cpu_count() or 2) - 1)
         return overrides
+
+
+PUBLISHED_FIELDS = ("model", "imagebind_path", "vicuna_path", "pandagpt_delta_path", "anomalygpt_path",
+                    "clip_bpe_path", "published_verdict", "mode")
+
+
+def published_overrides(path: str) -> dict[str, Any]:
+    """The published-model fields of a JSON file; an unreadable file gives none (logged), never a failed start."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable published model config %s: %s", path, exc)
+        return {}
+    return {k: v for k, v in data.items() if k in PUBLISHED_FIELDS} if isinstance(data, dict) else {}
 
 
 def settings_path(folder: Path | None = None) -> Path:

@@ -54,6 +54,8 @@ class SettingsDialog(QDialog):
         self.backbone.setPlaceholderText("embedded EfficientNet-Lite0")
         self.llm = QLineEdit(settings.llm_path)
         self.llm.setPlaceholderText("packaged SmolLM2-135M")
+        self.published = QLineEdit(settings.published_config)
+        self.published.setPlaceholderText("embedded models (or a JSON naming the published AnomalyGPT weights)")
         self.camera = QLineEdit(settings.camera_source)
         self.camera.setPlaceholderText("0  or  rtsp://host/stream  or  http://host/video")
         self.interval = QSpinBox()
@@ -65,6 +67,7 @@ class SettingsDialog(QDialog):
         form.addRow("Compute device", self.device)
         form.addRow("Vision model folder", _with_browse(self.backbone, True, self))
         form.addRow("Language model", _with_browse(self.llm, False, self))
+        form.addRow("AnomalyGPT weights (non-commercial)", _with_browse(self.published, False, self))
         form.addRow(QLabel("<i>Device and model changes apply at the next start.</i>"))
         form.addRow("Camera (index or URL)", self.camera)
         form.addRow("Continuous interval", self.interval)
@@ -81,6 +84,7 @@ class SettingsDialog(QDialog):
             device=self.device.currentText(),
             backbone_path=self.backbone.text().strip(),
             llm_path=self.llm.text().strip(),
+            published_config=self.published.text().strip(),
             camera_source=self.camera.text().strip() or "0",
             continuous_interval_ms=self.interval.value(),
             hot_folder=self.hot_folder.text().strip(),

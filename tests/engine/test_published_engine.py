@@ -114,3 +114,16 @@ def test_prompt_learner_gives_nine_base_and_nine_map_prompts():
     out = learner(torch.rand(2, 1, 224, 224))
     assert out.shape == (2, 18, 64)
     assert torch.equal(out[:, :9], learner.base_prompts.expand(2, -1, -1))
+
+
+def test_station_settings_select_the_published_model(tmp_path):
+    import json
+
+    from desktop_app.settings import Settings
+
+    fields = {**tiny_published().config_fields(), "published_verdict": "calibrated", "device": "cuda"}
+    (tmp_path / "published.json").write_text(json.dumps(fields))
+    overrides = Settings(published_config=str(tmp_path / "published.json")).engine_overrides()
+    assert overrides["model"] == "anomalygpt-published" and overrides["published_verdict"] == "calibrated"
+    assert overrides["device"] == "auto"  # only the published fields are taken from the file
+    assert "model" not in Settings(published_config=str(tmp_path / "missing.json")).engine_overrides()
