@@ -155,6 +155,10 @@ class PublishedEngine(Engine):
                         "delta": entry("PandaGPT delta", self.config.pandagpt_delta_path)}}
 
     # -- inspection -------------------------------------------------------------------------------------
+    def build_references_iter(self, images, product: str, description: str = ""):
+        self._object = object_name(product)  # the zero-shot prompts name the product ("fused" calibration)
+        return (yield from super().build_references_iter(images, product, description))
+
     def inspect(self, image: np.ndarray, refs=None) -> InspectionResult:
         start = time.perf_counter()
         self._object = object_name(refs.product) if refs is not None else "object"

@@ -127,3 +127,14 @@ def test_station_settings_select_the_published_model(tmp_path):
     assert overrides["model"] == "anomalygpt-published" and overrides["published_verdict"] == "calibrated"
     assert overrides["device"] == "auto"  # only the published fields are taken from the file
     assert "model" not in Settings(published_config=str(tmp_path / "missing.json")).engine_overrides()
+
+
+def test_fused_mode_adds_the_decoder_map_and_is_fingerprinted():
+    engine = Engine(published_config(mode="fused", published_verdict="calibrated"))
+    refs = engine.build_references([part(0)], "bottle")
+    assert refs.fingerprint["mode"] == "fused"
+    result = engine.inspect(part(5, defect=True), refs)
+    assert result.mode == "fused" and result.calibrated_verdict == result.verdict
+    few = Engine(published_config(published_verdict="calibrated"))
+    with pytest.raises(ReferenceSetError):
+        few.inspect(part(5), refs)
