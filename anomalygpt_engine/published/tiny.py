@@ -7,6 +7,8 @@ For tests and for trying the configuration without 15 GB of weights; they answer
 from __future__ import annotations
 
 import gzip
+import io
+import json
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,9 +97,29 @@ def _randomise(module: nn.Module, generator: torch.Generator) -> None:
                     param.copy_(0.02 * noise)
 
 
-def _save_tiny_llama(folder: Path, hidden: int, seed: int) -> nn.Module:
+def _save_tokenizer(folder: Path):
+    """A LlamaTokenizer from a sentencepiece `tokenizer.model`, as in the Vicuna v0 folder (byte fallback,
+    "▁" word prefix); without sentencepiece installed, a byte-level BPE tokenizer.json instead."""
+    from transformers import AutoTokenizer
+
+    try:
+        import sentencepiece as spm
+    except ImportError:
+        return _save_fast_tokenizer(folder)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(_CHAT_CORPUS * 8), model_writer=model, vocab_size=400,
+                                   model_type="bpe", unk_id=0, bos_id=1, eos_id=2, pad_id=-1, byte_fallback=True,
+                                   character_coverage=1.0, minloglevel=2)
+    (folder / "tokenizer.model").write_bytes(model.getvalue())
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+         "model_max_length": 2048}))
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+def _save_fast_tokenizer(folder: Path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -107,10 +129,18 @@ def _save_tiny_llama(folder: Path, hidden: int, seed: int) -> nn.Module:
     tokenizer.train_from_iterator(_CHAT_CORPUS * 4, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     fast.save_pretrained(str(folder))
+    return fast
+
+
+def _save_tiny_llama(folder: Path, hidden: int, seed: int) -> nn.Module:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _save_tokenizer(folder)
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
-                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, tie_word_embeddings=False)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         tie_word_embeddings=False)
     model = LlamaForCausalLM(config)
     model.save_pretrained(str(folder), safe_serialization=True)
     return model

@@ -7,6 +7,7 @@ import torch
 
 from anomalygpt_engine import Engine, ReferenceSetError
 from anomalygpt_engine.published.engine import PublishedEngine, PublishedInspectionResult
+from anomalygpt_engine.published.files import llama_config
 from anomalygpt_engine.published.heads import MapPromptLearner
 from anomalygpt_engine.published.llm import LlamaShape, apply_lora, load_vicuna, read_adapters
 from anomalygpt_engine.published.session import conversation_text
@@ -95,8 +96,7 @@ def test_calibrated_verdict_needs_only_imagebind():
 
 def test_lora_merged_equals_lora_applied():
     paths = tiny_published()
-    shape = LlamaShape.from_config({"hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
-                                    "intermediate_size": 128, "vocab_size": 360})
+    shape = LlamaShape.from_config(llama_config(paths.vicuna))
     adapters, rank = read_adapters(paths.delta, paths.anomalygpt, 16, 32, shape)
     ids = torch.tensor([[1, 5, 9, 42, 7, 3]])
     base, _ = load_vicuna(paths.vicuna, torch.float32)
@@ -138,3 +138,14 @@ def test_fused_mode_adds_the_decoder_map_and_is_fingerprinted():
     few = Engine(published_config(published_verdict="calibrated"))
     with pytest.raises(ReferenceSetError):
         few.inspect(part(5), refs)
+
+
+def test_vicuna_tokenizer_from_sentencepiece_like_the_release():
+    pytest.importorskip("sentencepiece")
+    paths = tiny_published()
+    assert (paths.vicuna / "tokenizer.model").is_file()  # Vicuna v0 ships a sentencepiece model, no tokenizer.json
+    _, tokenizer = load_vicuna(paths.vicuna, torch.float32)
+    assert type(tokenizer).__name__ == "LlamaTokenizer"
+    pieces = tokenizer.convert_ids_to_tokens(tokenizer.encode("Yes", add_special_tokens=False))
+    assert pieces == ["\u2581Yes"]  # the answer's first word, as the Yes/No verdict reads it
+    assert tokenizer.convert_ids_to_tokens(tokenizer.encode("###", add_special_tokens=False))[0] == "\u2581###"

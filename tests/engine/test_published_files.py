@@ -16,7 +16,7 @@ from anomalygpt_engine.published.llm import GIB, LlamaShape, check_memory, read_
 from tests.engine.published_helpers import one_thread, part, published_config, tiny_published  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-SHAPE = LlamaShape(layers=2, hidden=64, kv_width=64, intermediate=128, vocab=360, tied=False)
+SHAPE = LlamaShape(layers=2, hidden=64, kv_width=64, intermediate=128, vocab=400, tied=False)
 
 
 def test_pandagpt_delta_given_as_the_anomalygpt_checkpoint():
