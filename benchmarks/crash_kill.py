@@ -75,7 +75,7 @@ def run_station(data_dir: Path, images_dir: Path) -> int:
             app.quit()
             return
         controller.set_images(remaining)
-        controller.batch_request = controller.client.inspect_batch(remaining, controller.refs, "batch")
+        controller.inspect_paths(remaining, "batch")
 
     controller.productReady.connect(resume)
     controller.inspectionDone.connect(lambda record: print(f"recorded {record.name}", flush=True))

@@ -42,11 +42,11 @@ class Station(QObject):
         super().__init__()
         from desktop_app.capture import CameraSource, HotFolderWatcher
         from desktop_app.catalog import StationCatalog
+        from desktop_app.client import EngineClient
         from desktop_app.controller import InspectionController
         from desktop_app.main_window import MainWindow
         from desktop_app.references import FolderReferenceRepository
         from desktop_app.settings import load_settings
-        from desktop_app.worker import EngineClient
 
         self.settings = settings or load_settings()
         self.operator = default_operator_for(self.settings)
@@ -58,7 +58,7 @@ class Station(QObject):
                                            operator=self.operator)
         # the one product catalog: reference manager, calibration, confirmations and history use it
         self.repo = StationCatalog(FolderReferenceRepository(), lambda: self.operator, self.history)
-        self.client = EngineClient(engine_config(self.settings), engine, recorder=self.history)
+        self.client = EngineClient(engine_config(self.settings), engine, recorder=self.history, catalog=self.repo)
         self.camera = CameraSource()
         self.hot_folder = HotFolderWatcher()
         self.window = MainWindow(self.repo)

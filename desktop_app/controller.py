@@ -14,12 +14,14 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from anomalygpt_engine import Engine, EngineError, ReferenceSet
 from desktop_app.capture import CameraSource, HotFolderWatcher
+from desktop_app.client import EngineClient
 from desktop_app.controller_sources import SourcesMixin
 from desktop_app.main_window import MainWindow
 from desktop_app.references import ReferenceRepository
+from desktop_app.requests import Request
 from desktop_app.settings import Settings
 from desktop_app.widgets.verdict_banner import SessionCounts
-from desktop_app.worker import EngineClient, InspectionRecord
+from desktop_app.worker import InspectionRecord
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,9 @@ class InspectionController(SourcesMixin, QObject):
         self.current: InspectionRecord | None = None
         self.images: list[Path] = []
         self.index = -1
-        self.batch_request: int | None = None
-        self.chat_request: int | None = None
-        self.calibrate_request: int | None = None
+        self.batch_request: Request | None = None
+        self.chat_request: Request | None = None
+        self.calibrate_request: Request | None = None
         self.pending = 0
         self.continuous = QTimer(self)
         self.continuous.timeout.connect(self._continuous_tick)
@@ -75,14 +77,8 @@ class InspectionController(SourcesMixin, QObject):
 
     # -- wiring ----------------------------------------------------------------------------
     def _connect(self) -> None:
-        w, worker, act = self.window, self.client.worker, self.window.action
-        worker.inspected.connect(self._on_inspected)
-        worker.progress.connect(self._on_progress)
-        worker.batchFinished.connect(self._on_batch_finished)
-        worker.referencesReady.connect(self._on_references_ready)
-        worker.token.connect(self._on_token)
-        worker.chatFinished.connect(self._on_chat_finished)
-        worker.error.connect(self._on_error)
+        w, act = self.window, self.window.action
+        self.client.notice.connect(w.show_message)  # worker messages no request owns (history)
         act("capture").triggered.connect(self.capture_or_next)
         act("next").triggered.connect(lambda: self.step(+1))
         act("previous").triggered.connect(lambda: self.step(-1))
@@ -141,9 +137,9 @@ class InspectionController(SourcesMixin, QObject):
         self.window.references.refresh(select=name)
         self.window.banner.show_busy(f"Loading references of {name}…")
         repo = self.repo
-        self.client.run(
-            lambda engine: _load_compatible(repo, name, engine), lambda refs: self._on_loaded(name, refs)
-        )
+        self.client.run(lambda engine: _load_compatible(repo, name, engine)).success(
+            lambda refs: self._on_loaded(name, refs)
+        ).failure(self.window.show_message)
 
     def _on_loaded(self, name: str, refs: ReferenceSet | None) -> None:
         if name != self.product:
@@ -159,16 +155,22 @@ class InspectionController(SourcesMixin, QObject):
             self.window.banner.show_ready(f"{name}: add normal reference images to start")
             self.window.show_message(f"{name} has no references yet (Reference sets tab)")
             return
-        repo = self.repo
         self.window.banner.show_busy(f"Calibrating {name} from {info.n_references} references…")
-        self.calibrate_request = self.client.build_references(
-            name,
-            list(info.reference_paths),
-            info.description,
-            save=lambda refs: repo.save_calibrated(name, refs),
+        self.calibrate_request = (
+            self.client.build_references(name, list(info.reference_paths), info.description, save=True)
+            .progress(self.window.controls.show_batch)
+            .success(lambda refs: self._on_references_ready(name, refs))
+            .failure(self._on_calibration_failed)
         )
 
-    def _on_references_ready(self, request: int, name: str, refs: ReferenceSet) -> None:
+    def _on_calibration_failed(self, message: str) -> None:
+        self.calibrate_request = None
+        self.window.controls.hide_batch()
+        self.window.banner.show_ready(message)
+        self.window.show_message(message)
+
+    def _on_references_ready(self, name: str, refs: ReferenceSet) -> None:
+        self.calibrate_request = None
         self.window.controls.hide_batch()
         self.window.references.refresh()
         if name == self.product:
@@ -198,14 +200,11 @@ class InspectionController(SourcesMixin, QObject):
             self.window.show_message(f"Nothing to add: no {what}")
             return
         repo = self.repo
-        self.client.run(
-            lambda _engine: repo.add_reference_image(name, image),
-            lambda _path: (
-                self.window.references.refresh(select=name),
-                self._references_edited(name),
-                self.window.show_message(f"Added the {what} to {name}'s references"),
-            ),
-        )
+        self.client.run(lambda _engine: repo.add_reference_image(name, image)).success(lambda _path: (
+            self.window.references.refresh(select=name),
+            self._references_edited(name),
+            self.window.show_message(f"Added the {what} to {name}'s references"),
+        )).failure(self.window.show_message)
 
     def confirm_reference(self, product: str, inspection_id: int, store) -> None:  # type: ignore[no-untyped-def]
         """A confirmed false alarm joins its product's references; recalibration follows in the worker."""
@@ -217,11 +216,11 @@ class InspectionController(SourcesMixin, QObject):
                 raise EngineError(f"inspection {inspection_id} kept no image (retention policy)")
             return repo.add_reference_image(product, image, source_inspection_id=inspection_id)
 
-        self.client.run(add, lambda _path: (
+        self.client.run(add).success(lambda _path: (
             self.window.references.refresh(select=product),
             self._references_edited(product),
             self.window.show_message(f"Inspection #{inspection_id} added to {product}'s references; recalibrating"),
-        ))
+        )).failure(self.window.show_message)
 
     def mark_good(self, name: str | None) -> None:
         self._store_reference(name, self.current.image if self.current else None, "current image")
@@ -238,11 +237,30 @@ class InspectionController(SourcesMixin, QObject):
             return False
         return True
 
-    def inspect(self, item: np.ndarray | Path, source: str) -> int | None:
+    def inspect(self, item: np.ndarray | Path, source: str) -> Request | None:
+        """One image; `pending` counts it until its own success or failure, nothing else's."""
         if not self._ready():
             return None
         self.pending += 1
-        return self.client.inspect(item, self.refs, source)
+
+        def done() -> None:
+            self.pending = max(0, self.pending - 1)
+
+        return (self.client.inspect(item, self.refs, source)
+                .success(lambda record: (done(), self._record_arrived(record, batch=False)))
+                .failure(lambda message: (done(), self.window.show_message(message))))
+
+    def inspect_paths(self, paths: list[Path], source: str = "batch") -> Request | None:
+        """A batch: records arrive one by one, the view shows the newest at most every DISPLAY_MS."""
+        if not self._ready():
+            return None
+        self.window.controls.show_batch(0, len(paths), f"0/{len(paths)}")
+        self.batch_request = (self.client.inspect_batch(paths, self.refs, source)
+                              .each(lambda record: self._record_arrived(record, batch=True))
+                              .progress(self.window.controls.show_batch)
+                              .failure(self.window.show_message)
+                              .success(self._on_batch_finished))
+        return self.batch_request
 
     def cancel(self) -> None:
         if self.batch_request is not None:
@@ -251,16 +269,14 @@ class InspectionController(SourcesMixin, QObject):
         if self.chat_request is not None:
             self.cancel_chat()
 
-    def _on_inspected(self, request: int, record: InspectionRecord) -> None:
-        if request != self.batch_request:
-            self.pending = max(0, self.pending - 1)
+    def _record_arrived(self, record: InspectionRecord, batch: bool) -> None:
         self.counts.add(record.result.verdict)
         self.window.counters.show_counts(self.counts)
         self.records[record.id] = record
         while len(self.records) > 200:
             self.records.popitem(last=False)
         self.inspectionDone.emit(record)
-        if request == self.batch_request:
+        if batch:
             self._latest = record
             if not self._display.isActive():
                 self._display.start()
@@ -285,13 +301,7 @@ class InspectionController(SourcesMixin, QObject):
         self.window.chat.show_inspection(record.id, record.name)
         self.recordShown.emit(record)
 
-    def _on_progress(self, request: int, done: int, total: int, message: str) -> None:
-        if request in (self.batch_request, self.calibrate_request):
-            self.window.controls.show_batch(done, total, message)
-
-    def _on_batch_finished(self, request: int, done: int, cancelled: bool) -> None:
-        if request != self.batch_request:
-            return
+    def _on_batch_finished(self, done: int, cancelled: bool) -> None:
         self.batch_request = None
         self._display.stop()
         self._show_latest()
@@ -306,27 +316,21 @@ class InspectionController(SourcesMixin, QObject):
 
     # -- chat ------------------------------------------------------------------------------
     def ask(self, inspection_id: int, question: str) -> None:
-        self.chat_request = self.client.ask(inspection_id, question)
+        chat = self.window.chat
+        self.chat_request = (
+            self.client.ask(inspection_id, question)
+            .each(lambda piece: chat.append_token(inspection_id, piece))
+            .success(lambda cancelled: self._chat_ended(inspection_id, cancelled))
+            .failure(lambda message: self._chat_ended(inspection_id, False, message))
+        )
 
     def cancel_chat(self) -> None:
         if self.chat_request is not None:
             self.client.cancel(self.chat_request)
 
-    def _on_token(self, _request: int, inspection_id: int, piece: str) -> None:
-        self.window.chat.append_token(inspection_id, piece)
-
-    def _on_chat_finished(self, request: int, inspection_id: int, cancelled: bool) -> None:
-        if request == self.chat_request:
-            self.chat_request = None
-        self.window.chat.finish_answer(inspection_id, cancelled)
-
-    def _on_error(self, request: int, message: str) -> None:
-        """Every failure ends as a readable line; chat errors also go into the transcript."""
-        if request == self.chat_request and self.window.chat.streaming_id is not None:
-            self.window.chat.finish_answer(self.window.chat.streaming_id, error=message)
-        elif request and request != self.batch_request:  # 0: not a request's failure (history)
-            self.pending = max(0, self.pending - 1)
-        if request == self.calibrate_request:
-            self.window.controls.hide_batch()
-            self.window.banner.show_ready(message)
-        self.window.show_message(message)
+    def _chat_ended(self, inspection_id: int, cancelled: bool, error: str | None = None) -> None:
+        """Every failure ends as a readable line; a chat error also goes into the transcript."""
+        self.chat_request = None
+        self.window.chat.finish_answer(inspection_id, cancelled, error)
+        if error:
+            self.window.show_message(error)

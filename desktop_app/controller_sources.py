@@ -40,7 +40,7 @@ class SourcesMixin:
         else:
             self.step(+1)
 
-    def inspect_folder(self, folder: Path) -> int | None:
+    def inspect_folder(self, folder: Path):  # type: ignore[no-untyped-def]
         paths = list_images(folder)
         if not paths:
             self.window.show_message(f"No images in {folder}")
@@ -48,9 +48,7 @@ class SourcesMixin:
         if not self._ready():
             return None
         self.set_images(paths)
-        self.window.controls.show_batch(0, len(paths), f"0/{len(paths)}")
-        self.batch_request = self.client.inspect_batch(paths, self.refs, "batch")
-        return self.batch_request
+        return self.inspect_paths(paths, "batch")
 
     def _open_image_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)

@@ -1,6 +1,6 @@
 """EngineWorker: the one QObject that owns the Engine, living on one persistent QThread.
 
-The GUI thread never calls the engine. `EngineClient` (GUI side) turns method calls into queued
+The GUI thread never calls the engine. `EngineClient` (desktop_app/client.py, GUI side) turns method calls into queued
 signals, so requests run one after another in the worker thread; results, progress, streamed tokens
 and errors come back as signals. Cancelling is a request-id watermark the GUI thread writes and the
 worker reads between steps (an int assignment, atomic under the GIL), so a cancel reaches a batch
@@ -30,6 +30,11 @@ from desktop_app.history.recorder import StationRecorder, Trace
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
 _threads: list[QThread] = []  # every QThread the station starts, so tests can prove none outlives its owner
+
+
+def next_id() -> int:
+    """Ids for requests and inspections alike: unique in the process, never reused."""
+    return next(_ids)
 
 
 def running_threads() -> list[QThread]:
@@ -101,11 +106,13 @@ class EngineWorker(QObject):
         config: EngineConfig | None = None,
         engine: Engine | None = None,
         recorder: StationRecorder | None = None,
+        catalog: Any | None = None,
     ) -> None:
         super().__init__()
         self._config = config or EngineConfig()
         self.engine = engine
-        self.recorder = recorder
+        self.recorder = recorder  # the station's one recorder: every record and chat turn
+        self.catalog = catalog  # the station's one product catalog: calibrated sets are saved there
         self.cancel_upto = 0  # requests with id <= this are cancelled; written by the GUI thread
         self.cancelled_ids: set[int] = set()  # single requests cancelled by the GUI thread
         self._results: OrderedDict[int, tuple[InspectionResult, ReferenceSet, np.ndarray]] = OrderedDict()
@@ -132,15 +139,11 @@ class EngineWorker(QObject):
             self.loadFailed.emit(f"Could not load the inspection engine: {exc}")
 
     # -- references -----------------------------------------------------------------------
-    @Slot(int, str, object, str, object)
-    def build_references(
-        self,
-        request: int,
-        product: str,
-        paths: Sequence[Path],
-        description: str,
-        save: Callable[[ReferenceSet], None] | None,
-    ) -> None:
+    @Slot(int, str, object, str, bool)
+    def build_references(self, request: int, product: str, paths: Sequence[Path], description: str,
+                         save: bool) -> None:
+        """Calibrate; with `save`, store the set in the catalog here, so the product's stamp
+        changes before the GUI hears that the set is ready."""
         try:
             images = []
             for index, path in enumerate(paths):
@@ -157,8 +160,8 @@ class EngineWorker(QObject):
                     refs = stop.value
                     break
                 self.progress.emit(request, step.done, step.total, step.message)
-            if save is not None:
-                save(refs)
+            if save and self.catalog is not None:
+                self.catalog.save_calibrated(product, refs)
             self.referencesReady.emit(request, product, refs)
         except EngineError as exc:
             self.error.emit(request, f"Calibration of {product!r} failed: {exc}")
@@ -181,7 +184,7 @@ class EngineWorker(QObject):
             self.error.emit(request, f"Inspection failed: {exc}")
             return False
         key = self._record(result, image, str(path or source), refs)
-        record = InspectionRecord(next(_ids), image, result, refs.product, source, path, history_key=key)
+        record = InspectionRecord(next_id(), image, result, refs.product, source, path, history_key=key)
         self._results[record.id] = (result, refs, image)
         if key is not None:
             self._keys[record.id] = key
@@ -291,104 +294,3 @@ class EngineWorker(QObject):
         except Exception as exc:
             log.warning("chat turn not recorded: %s", exc)
             self.error.emit(0, f"Could not record the conversation in history: {exc}")
-
-
-class EngineClient(QObject):
-    """GUI-side handle: starts the worker thread, sends queued requests, cancels, stops cleanly."""
-
-    _load = Signal()
-    _build = Signal(int, str, object, str, object)
-    _inspect = Signal(int, object, object, str)
-    _batch = Signal(int, object, object, str)
-    _ask = Signal(int, int, str)
-    _run = Signal(int, object)
-
-    def __init__(
-        self,
-        config: EngineConfig | None = None,
-        engine: Engine | None = None,
-        recorder: StationRecorder | None = None,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.worker = EngineWorker(config, engine, recorder)
-        self.thread = register_thread(QThread())
-        self.thread.setObjectName("EngineWorker")
-        self.worker.moveToThread(self.thread)
-        self._load.connect(self.worker.load)
-        self._build.connect(self.worker.build_references)
-        self._inspect.connect(self.worker.inspect)
-        self._batch.connect(self.worker.inspect_batch)
-        self._ask.connect(self.worker.ask)
-        self._run.connect(self.worker.run_call)
-        self.worker.done.connect(self._on_done)
-        self._callbacks: dict[int, Callable[[Any], None]] = {}
-        self._last_request = 0
-
-    def _next(self) -> int:
-        self._last_request = next(_ids)
-        return self._last_request
-
-    def start(self) -> None:
-        """Start the thread and load the models there; `worker.ready` / `loadFailed` tell the outcome."""
-        self.thread.start()
-        self._load.emit()
-
-    def build_references(
-        self,
-        product: str,
-        paths: Sequence[Path],
-        description: str = "",
-        save: Callable[[ReferenceSet], None] | None = None,
-    ) -> int:
-        request = self._next()
-        self._build.emit(request, product, list(paths), description, save)
-        return request
-
-    def inspect(self, item: np.ndarray | Path, refs: ReferenceSet, source: str = "file") -> int:
-        request = self._next()
-        self._inspect.emit(request, item, refs, source)
-        return request
-
-    def inspect_batch(
-        self, items: Sequence[np.ndarray | Path], refs: ReferenceSet, source: str = "batch"
-    ) -> int:
-        request = self._next()
-        self._batch.emit(request, list(items), refs, source)
-        return request
-
-    def ask(self, inspection_id: int, question: str) -> int:
-        request = self._next()
-        self._ask.emit(request, inspection_id, question)
-        return request
-
-    def run(self, function: Callable[[Engine], Any], on_done: Callable[[Any], None] | None = None) -> int:
-        """Anki's QueryOp in small: `function(engine)` in the worker, `on_done(value)` back here."""
-        request = self._next()
-        if on_done is not None:
-            self._callbacks[request] = on_done
-        self._run.emit(request, function)
-        return request
-
-    def _on_done(self, request: int, value: object) -> None:
-        callback = self._callbacks.pop(request, None)
-        if callback is not None:
-            callback(value)
-
-    def cancel(self, request: int | None = None) -> None:
-        """Cancel one request, or (None) everything sent so far, running or still queued."""
-        if request is None:
-            self.worker.cancel_upto = max(self.worker.cancel_upto, self._last_request)
-        else:
-            self.worker.cancelled_ids.add(request)
-
-    def stop(self, timeout_ms: int = 60_000) -> bool:
-        """Cancel all work, end the event loop of the thread and wait for it; True when stopped."""
-        self.cancel()
-        if not self.thread.isRunning():
-            return True
-        self.thread.quit()
-        stopped = self.thread.wait(timeout_ms)
-        if not stopped:
-            log.error("engine worker did not stop within %d ms", timeout_ms)
-        return stopped

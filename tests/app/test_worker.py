@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from desktop_app.client import EngineClient
 from desktop_app.paths import demo_samples_dir
-from desktop_app.worker import EngineClient, running_threads
+from desktop_app.worker import running_threads
 
 
 @pytest.fixture
