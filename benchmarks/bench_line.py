@@ -254,4 +254,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The results are written; skip interpreter finalisation, where garbage-collecting the Qt objects
+    # of the station once aborted the process ("bool_dealloc") after a complete run.
+    os._exit(code)

@@ -13,34 +13,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from desktop_app.line.config import LineConfigError, LineSettings
-from desktop_app.line.messages import PartContext, encode, error_message, inspection_message, new_inspection_id
+from desktop_app.line.messages import PartContext, new_inspection_id
 from desktop_app.line.opcua_server import CycleResult, StationOpcUaServer, TriggerRequest
+from desktop_app.line.results import ResultQueue
+from desktop_app.line_status import LineStatus, LineStatusMixin
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LineStatus:
-    opcua: str = "off"  # endpoint, "off", or the reason it is not running
-    opcua_ok: bool = False
-    plc_clients: int = 0
-    plc_note: str = ""
-    mqtt: str = "off"
-    mqtt_connected: bool = False
-    mqtt_error: str = ""
-    queued: int = 0
-    delivered: int = 0
-    camera: str = ""
-    cycles: int = 0
-    last_result: str = ""
-    problems: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -50,7 +35,7 @@ class _Pending:
     refs: object
 
 
-class LineBridge(QObject):
+class LineBridge(LineStatusMixin, QObject):
     statusChanged = Signal(object)  # LineStatus, at most every STATUS_MS
     _trigger = Signal(object)  # TriggerRequest, emitted in the OPC UA thread
     _product = Signal(str)
@@ -63,11 +48,11 @@ class LineBridge(QObject):
         self.server: StationOpcUaServer | None = None
         self.publisher = None
         self.outbox = None
+        self.results: ResultQueue | None = None
         self.gige = None
         self.status = LineStatus()
         self._lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
-        self._identities: dict[int, dict] = {}
         self._available: tuple[bool, str] | None = None
         self._product_shown: str | None = None
         self._plc_note = ""
@@ -116,6 +101,10 @@ class LineBridge(QObject):
             status_topic=line.status_topic(), username=line.mqtt_username, password=line.mqtt_password,
         )
         self.publisher.start()
+        from anomalygpt_engine import __version__
+
+        with self._lock:
+            self.results = ResultQueue(line, self.outbox, self.publisher, __version__)
 
     def _start_opcua(self) -> None:
         line = self.line
@@ -151,8 +140,9 @@ class LineBridge(QObject):
         if self.publisher is not None:
             self.publisher.stop()
             self.publisher = None
-        if self.outbox is not None:
-            with self._lock:
+        with self._lock:  # the worker thread may be queuing a message right now
+            self.results = None
+            if self.outbox is not None:
                 self.outbox.close()
                 self.outbox = None
         if self.gige is not None:
@@ -221,13 +211,9 @@ class LineBridge(QObject):
             self._finish_error(request, "the product is not calibrated yet")
 
     def _finish_error(self, request: object, message: str) -> None:
-        if not isinstance(request, TriggerRequest):
-            return
-        part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle)
-        inspection_id = self._publish_error(part, message)
-        self._last_result = f"cycle {request.cycle}: ERROR ({message})"
-        if self.server is not None:
-            self.server.complete(request.cycle, CycleResult("ERROR", 0.0, inspection_id, message))
+        if isinstance(request, TriggerRequest):
+            part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle)
+            self._fail(request.cycle, part, message)
 
     def _on_product(self, name: str) -> None:
         c = self.controller
@@ -244,136 +230,33 @@ class LineBridge(QObject):
     def _on_inspected(self, request: int, record) -> None:
         with self._lock:
             pending = self._pending.pop(request, None)
-            if pending is None and self.outbox is None:
-                return
-            refs = pending.refs if pending else self.controller.refs
-            part = pending.part if pending else PartContext(operator=self.operator_name())
-            inspection_id = new_inspection_id()
-            if self.outbox is not None:
-                self._queue(inspection_id, record, part, refs)
+            inspection_id = ""
+            if self.results is not None:
+                refs = pending.refs if pending else self.controller.refs
+                part = pending.part if pending else PartContext(operator=self.operator_name())
+                engine = getattr(self.client.worker, "engine", None)
+                inspection_id = self.results.inspection(record, part, refs, engine)
         if pending is not None:
             result = record.result
             verdict = getattr(result.verdict, "value", str(result.verdict))
             self._last_result = f"cycle {pending.cycle}: {verdict} {result.score:.3f}"
             if self.server is not None:
-                self.server.complete(pending.cycle, CycleResult(verdict, float(result.score), inspection_id))
+                self.server.complete(pending.cycle, CycleResult(verdict, float(result.score),
+                                                                inspection_id or new_inspection_id()))
 
     def _on_error(self, request: int, message: str) -> None:
         with self._lock:
             pending = self._pending.pop(request, None)
         if pending is not None:
-            inspection_id = self._publish_error(pending.part, message)
-            self._last_result = f"cycle {pending.cycle}: ERROR ({message})"
-            if self.server is not None:
-                self.server.complete(pending.cycle, CycleResult("ERROR", 0.0, inspection_id, message))
+            self._fail(pending.cycle, pending.part, message)
 
-    def _queue(self, inspection_id: str, record, part: PartContext, refs) -> None:
-        from anomalygpt_engine import __version__
-
-        line = self.line
-        extra = dict(part.extra)
-        if getattr(record, "history_key", None) is not None:
-            extra["history_key"] = record.history_key
-        part = PartContext(part.part_id, part.serial, part.lot, part.operator, part.cycle, extra)
-        models = self._identity(refs, __version__)
-
-        def payload(seq: int) -> bytes:
-            return encode(inspection_message(
-                inspection_id=inspection_id, seq=seq, station=line.station, result=record.result, part=part,
-                models=models, source=str(record.path or record.source), timestamp=record.timestamp,
-            ))
-
-        self.outbox.put(inspection_id, line.topic(), payload)
-        if self.publisher is not None:
-            self.publisher.notify()
-
-    def _identity(self, refs, version: str) -> dict:
-        from desktop_app.line.messages import model_identity
-
-        key = id(refs)
-        if key not in self._identities:
-            identity = model_identity(None, refs, version)
-            engine = getattr(self.client.worker, "engine", None)
-            try:  # the engine's own one-line model identity (backbone@hash + decoder@hash + llm), if it has one
-                from anomalygpt_engine.identity import short_name
-
-                identity["model_version"] = short_name(engine.identity())
-            except Exception:
-                pass
-            self._identities = {key: identity}  # one set is active at a time
-        return self._identities[key]
-
-    def _publish_error(self, part: PartContext, message: str) -> str:
-        inspection_id = new_inspection_id()
+    def _fail(self, cycle: int, part: PartContext, message: str) -> None:
         with self._lock:
-            if self.outbox is not None:
-                line, product = self.line, self.controller.product or ""
-                self.outbox.put(inspection_id, line.topic(), lambda seq: encode(error_message(
-                    inspection_id=inspection_id, seq=seq, station=line.station, product=product, part=part,
-                    error=message)))
-                if self.publisher is not None:
-                    self.publisher.notify()
-        return inspection_id
-
-    # -- status (GUI thread) -------------------------------------------------------------------
-    def _on_clients(self, count: int) -> None:  # OPC UA thread: only plain assignments
-        if count == 0 and self.server is not None and self.server.value("Busy"):
-            self._plc_note = f"PLC disconnected during cycle {self.server.value('Cycle')}; result kept for it"
-        elif count:
-            self._plc_note = ""
-
-    def _tick(self) -> None:
-        c = self.controller
-        if self.server is not None and self.server.failed:  # e.g. the port is taken
-            self._problems.append(f"OPC UA server not started: {self.server.failed}")
-            self.server.stop()
-            self.server = None
-        if self.server is not None and self.server.running:
-            ready = c.refs is not None and c.refs.product == c.product and c.batch_request is None
-            reason = "" if ready else ("a batch is running" if c.batch_request is not None else
-                                       "no calibrated product loaded")
-            if self._product_problem:
-                ready, reason = False, self._product_problem
-            if (ready, reason) != self._available:
-                self._available = (ready, reason)
-                self.server.set_available(ready, reason)
-            if (c.product or "") != self._product_shown:
-                if self._product_shown is not None:
-                    self._product_problem = ""  # the station's product changed: that answers the PLC
-                self._product_shown = c.product or ""
-                self.server.set_product(self._product_shown)
-        line = self.line
-        pub = self.publisher.status() if self.publisher is not None else None
-        self.status = LineStatus(
-            opcua=self._opcua_text(),
-            opcua_ok=self.server is not None and self.server.running,
-            plc_clients=self.server.clients if self.server else 0,
-            plc_note=self._plc_note,
-            mqtt=f"{line.mqtt_host}:{line.mqtt_port} → {line.topic()}" if line.mqtt_enabled else "off",
-            mqtt_connected=bool(pub and pub.connected),
-            mqtt_error=pub.error if pub else "",
-            queued=pub.queued if pub else 0,
-            delivered=pub.delivered if pub else 0,
-            camera=self._camera_text(),
-            cycles=self._cycles,
-            last_result=self._last_result,
-            problems=tuple(self._problems),
-        )
-        self.statusChanged.emit(self.status)
-
-    def _opcua_text(self) -> str:
+            product = self.controller.product or ""
+            inspection_id = self.results.error(part, product, message) if self.results else new_inspection_id()
+        self._last_result = f"cycle {cycle}: ERROR ({message})"
         if self.server is not None:
-            return self.server.endpoint if self.server.running else "starting…"
-        return "off" if not self.line.opcua_enabled else "not running"
-
-    def _camera_text(self) -> str:
-        source = self.line.trigger_source
-        if source == "gige":
-            state = "open" if self.gige is not None and self.gige.is_open else "not open"
-            return f"GigE Vision {self.line.gige_camera_id or '(none chosen)'}: {state}"
-        if source == "camera":
-            return f"station camera {self.controller.settings.camera_source}"
-        return "next image of the current list"
+            self.server.complete(cycle, CycleResult("ERROR", 0.0, inspection_id, message))
 
 
 def attach_line(station) -> LineBridge:

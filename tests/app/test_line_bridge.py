@@ -160,13 +160,53 @@ def test_line_tab_screenshot(qtbot, engine, calibrated_data_dir, broker, tmp_pat
     from tests.app.test_screenshots import save
 
     station = make_station(qtbot, engine, line_settings(broker.port, tmp_path))
+    release, holder = threading.Event(), threading.Thread(target=lambda: None)
     try:
         line = station.line
         qtbot.waitUntil(lambda: line.status.opcua_ok and line.status.mqtt_connected, timeout=30_000)
         run_plc(qtbot, line.server.endpoint, ["A1", "A2", "A3"])
+
+        async def plc_stays_connected():
+            async with SimulatedPlc(line.server.endpoint):
+                await asyncio.to_thread(release.wait, 30)
+
+        holder = threading.Thread(target=lambda: asyncio.run(plc_stays_connected()))
+        holder.start()
         station.window.tabs.setCurrentWidget(line.panel)
-        qtbot.waitUntil(lambda: "cycle 3:" in line.panel.cycle_label.text() and line.status.delivered == 3,
-                        timeout=10_000)
+        qtbot.waitUntil(lambda: "cycle 3:" in line.panel.cycle_label.text() and line.status.delivered == 3
+                        and "1 client(s)" in line.panel.plc_light.text(), timeout=10_000)
         save(station, name)
+    finally:
+        release.set()
+        if holder.ident is not None:
+            holder.join(10)
+        station.shutdown(save=False)
+
+
+def test_line_tab_applies_and_saves_settings_without_code(qtbot, engine, calibrated_data_dir, broker):
+    from desktop_app.line.config import line_settings as read_line
+    from desktop_app.settings import load_settings
+
+    station = make_station(qtbot, engine)  # the line starts off
+    try:
+        panel = station.line.panel
+        assert station.line.status.opcua == "off" and station.line.server is None
+        port = free_port()
+        panel.opcua_enabled.setChecked(True)
+        panel.opcua_port.setValue(port)
+        panel.mqtt_enabled.setChecked(True)
+        panel.mqtt_port.setValue(broker.port)
+        panel.mqtt_topic.setText("plant/{station}/results")
+        panel.station_name.setText("cell-4")
+        panel.apply_button.click()
+        qtbot.waitUntil(lambda: station.line.status.opcua_ok and station.line.status.mqtt_connected, timeout=30_000)
+        assert station.line.server.endpoint == f"opc.tcp://127.0.0.1:{port}/anomalygpt/"
+        saved = read_line(load_settings())
+        assert (saved.opcua_enabled, saved.opcua_port, saved.mqtt_port, saved.topic()) == (
+            True, port, broker.port, "plant/cell-4/results")
+        panel.opcua_host.setText("0.0.0.0")  # beyond loopback without a password: refused, and said so
+        panel.apply_button.click()
+        qtbot.waitUntil(lambda: "username and password" in panel.problem_label.text(), timeout=5_000)
+        assert station.line.server is None
     finally:
         station.shutdown(save=False)
