@@ -210,3 +210,45 @@ def test_line_tab_applies_and_saves_settings_without_code(qtbot, engine, calibra
         assert station.line.server is None
     finally:
         station.shutdown(save=False)
+
+
+def test_plc_dropping_mid_cycle_leaves_the_station_consistent_and_says_so(
+    qtbot, engine, calibrated_data_dir, broker, fake_camera, tmp_path
+):
+    """Hardware trigger that never fires: the cycle stays Busy ~2 s while the PLC drops its link."""
+    settings = line_settings(broker.port, tmp_path, trigger_source="gige", gige_camera_id="127.0.0.1",
+                             gige_interface="127.0.0.1", gige_trigger="Line0")
+    station = make_station(qtbot, engine, settings)
+    try:
+        line = station.line
+        qtbot.waitUntil(lambda: line.status.opcua_ok and line.gige is not None and line.gige.is_open,
+                        timeout=30_000)
+        box: dict = {}
+
+        async def first_plc():
+            plc = await SimulatedPlc(line.server.endpoint).connect()
+            assert await plc.wait_ready(30)
+            await plc.write(PartId="dropped", Trigger=True)
+            assert await plc.wait_for(lambda v: v.get("Busy") is True, 5)
+            await asyncio.sleep(0.3)
+            await plc.disconnect()
+
+        async def second_plc():
+            async with SimulatedPlc(line.server.endpoint) as plc:
+                assert await plc.wait_for(lambda v: v.get("Done") is True, 10)
+                box["result"] = (await plc.read("Result"), await plc.read("ErrorText"), await plc.read("Busy"))
+                await plc.write(Trigger=False)
+                box["ready"] = await plc.wait_for(lambda v: v.get("Done") is False and v.get("Ready") is True, 5)
+
+        for coroutine in (first_plc, second_plc):
+            thread = threading.Thread(target=lambda c=coroutine: box.setdefault("errors", []).append(
+                None if asyncio.run(c()) is None else "x"))
+            thread.start()
+            if coroutine is first_plc:
+                qtbot.waitUntil(lambda: "disconnected during cycle" in line.panel.plc_light.text(), timeout=10_000)
+            qtbot.waitUntil(lambda t=thread: not t.is_alive(), timeout=30_000)
+        result, error_text, busy = box["result"]
+        assert result == "ERROR" and "no frame" in error_text and busy is False and box["ready"]
+        assert station.controller.counts.total == 0  # no frame, no inspection: nothing half-recorded
+    finally:
+        station.shutdown(save=False)
