@@ -53,6 +53,11 @@ class PublishedSession:
         self._lock = threading.Lock()
         self._cache = PrefixCache()
 
+    @property
+    def language_model(self):
+        """The LanguageModel answering (its `name` goes into the history's chat records)."""
+        return self.llm.language
+
     def cancel(self) -> None:
         self._cancel.set()
 

@@ -52,6 +52,7 @@ def test_multi_turn_chat_in_anomalygpt_format(engine_and_refs):
     embeds, keys = session.prompt_embeds("Where is it?")
     second = "".join(session.ask("Where is it?"))
     assert [t.role for t in session.history] == ["user", "assistant", "user", "assistant"]
+    assert session.uses_llm and session.language_model.name == "7b_v0 + AnomalyGPT"  # recorded per chat turn
     assert session.history[1].text == first.strip() and "###" not in first + second
     assert session.last_stats["llm"]["reused"] > 20  # the second turn reuses the first turn's KV prefix
     # layout: <s> "### Human: <Img>" [image] "</Img> " [9 + 9 prompts] text
