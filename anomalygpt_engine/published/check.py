@@ -206,7 +206,7 @@ def load_check(reports: list[FileReport], device: str = "auto") -> dict[str, flo
     timings["imagebind_s"] = time.perf_counter() - start
     if engine.config.vicuna_path:
         start = time.perf_counter()
-        _ = engine.llm
+        _ = engine.published_llm
         timings["llm_s"] = time.perf_counter() - start
     return timings
 

@@ -63,7 +63,8 @@ class PublishedEngine(Engine):
         # ImageBind runs at 224 px; "fused" adds the decoder probability at full weight (the released
         # code's commented-out (zero + few) / 2, up to the scale that calibration absorbs).
         super().__init__(config.with_changes(image_size=224, fusion_weight=1.0, layers=S.ImageBindSpec().tapped_blocks))
-        self._llm: PublishedLLM | None = None
+        self._published_llm: PublishedLLM | None = None
+        self.llm_unavailable: str | None = None  # as Engine's: the published LLM either loads or raises
         self._zero_decoder: PatchDecoder | None = None
         self._text_cache: dict[str, torch.Tensor] = {}
         self._object = "object"
@@ -94,19 +95,25 @@ class PublishedEngine(Engine):
         return value
 
     @property
-    def llm(self) -> PublishedLLM:
+    def published_llm(self) -> PublishedLLM:
+        """Vicuna with the LoRA merged, llama_proj, decoder and prompt learner; loaded once."""
         encoder = self.encoder
         with self._lock:
-            if self._llm is None:
+            if self._published_llm is None:
                 spec = encoder.towers.spec
                 if not self.needs_llm:  # not counted when the encoder loaded: check the LLM's share now
                     shape = LlamaShape.from_config(llama_config(self._path("vicuna_path")))
                     check_memory(self.device, required_bytes(0, 0, shape, self.dtype))
-                self._llm = load_published_llm(self._path("vicuna_path"), self._path("pandagpt_delta_path"),
-                                               self._path("anomalygpt_path"), spec.embed_dim, spec.vision_width,
-                                               self.device, self.dtype)
-                self._zero_decoder = self._llm.decoder
-            return self._llm
+                self._published_llm = load_published_llm(
+                    self._path("vicuna_path"), self._path("pandagpt_delta_path"), self._path("anomalygpt_path"),
+                    spec.embed_dim, spec.vision_width, self.device, self.dtype)
+                self._zero_decoder = self._published_llm.decoder
+            return self._published_llm
+
+    @property
+    def llm(self):
+        """The dialogue LanguageModel, as Engine.llm gives the embedded one: here Vicuna + merged LoRA."""
+        return self.published_llm.language
 
     @property
     def mode(self) -> str:
@@ -185,7 +192,7 @@ class PublishedEngine(Engine):
 
     def chat(self, result: InspectionResult, refs=None) -> PublishedSession:
         """A session in AnomalyGPT's format: image token + 18 prompt embeddings + the conversation."""
-        llm = self.llm
+        llm = self.published_llm
         if result.global_embedding is None:
             raise ModelLoadError("this inspection carries no image embedding: inspect it again to chat")
         with torch.inference_mode():
