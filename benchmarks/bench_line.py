@@ -56,7 +56,7 @@ def out_of_order(messages: list[dict]) -> int:
 
 
 # -- phase 1: the station triggered by a PLC ----------------------------------------------------
-def run_station(broker: Mosquitto, folder: Path, triggers: int, warmup: int) -> dict:
+def run_station(broker: Mosquitto, folder: Path, triggers: int, warmup: int, history: bool = True) -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -72,7 +72,7 @@ def run_station(broker: Mosquitto, folder: Path, triggers: int, warmup: int) -> 
                         mqtt_port=broker.port, mqtt_topic=TOPIC, outbox_path=str(folder / "outbox.sqlite3"),
                         trigger_source="files")
     consumer = CollectingConsumer(broker.port, TOPIC, client_id="bench-trigger-consumer").start()
-    station = Station(settings=with_line_settings(Settings(), line), record_history=True)
+    station = Station(settings=with_line_settings(Settings(), line), record_history=history)
     outcomes, box = [], {}
 
     async def plc() -> None:
@@ -223,13 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mqtt", type=int, default=10_000)
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--down", type=float, default=1.0, help="seconds the broker stays down each time")
+    parser.add_argument("--no-history", action="store_true", help="diagnosis: do not record to the history store")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="agpt-bench-line-"))
     os.environ["ANOMALYGPT_DATA_DIR"] = str(folder / "data")  # a throwaway station, never the user's
     load_before = os.getloadavg()
     results: dict = {}
     with Mosquitto(folder=folder / "broker") as broker:
-        results.update(run_station(broker, folder, args.triggers, args.warmup))
+        results.update(run_station(broker, folder, args.triggers, args.warmup, not args.no_history))
+        results["history"] = not args.no_history
         results.update(run_mqtt(broker, folder, args.mqtt, args.restarts, args.down))
     results["preset"] = "default"
     results["cpu_count"] = os.cpu_count()

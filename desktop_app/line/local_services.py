@@ -42,7 +42,8 @@ def wait_port(port: int, timeout: float = 10.0) -> bool:
 class Mosquitto:
     """A mosquitto on 127.0.0.1 with on-disk persistence, so queued QoS 1 messages survive a restart."""
 
-    def __init__(self, port: int | None = None, folder: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, folder: Path | None = None,
+                 users: dict[str, str] | None = None) -> None:
         self.binary = find_program("mosquitto")
         if self.binary is None:
             raise FileNotFoundError("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -50,10 +51,18 @@ class Mosquitto:
         self.folder = Path(folder or tempfile.mkdtemp(prefix="agpt-mqtt-"))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config = self.folder / "mosquitto.conf"
+        access = "allow_anonymous true\n"
+        if users:  # only these users may connect
+            passwords = self.folder / "passwords"
+            passwords.write_text("")
+            for name, secret in users.items():
+                subprocess.run([find_program("mosquitto_passwd") or "mosquitto_passwd", "-b", str(passwords), name,
+                                secret], check=True, capture_output=True)
+            access = f"allow_anonymous false\npassword_file {passwords}\n"
         self.config.write_text(
             f"listener {self.port} {LOOPBACK}\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
+            + access
+            + "persistence true\n"
             f"persistence_location {self.folder}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 0\n"  # 0: no limit; the consumer in a benchmark may fall behind
@@ -139,13 +148,16 @@ class CollectingConsumer:
     """A plant-side MQTT consumer for tests and benchmarks: persistent session (QoS 1), reconnects at
     once after a broker restart, records every payload in arrival order."""
 
-    def __init__(self, port: int, topic: str, client_id: str = "agpt-test-consumer") -> None:
+    def __init__(self, port: int, topic: str, client_id: str = "agpt-test-consumer", username: str = "",
+                 password: str = "") -> None:
         import paho.mqtt.client as mqtt
 
         self.port, self.topic = port, topic
         self.received: list[bytes] = []
         self._stop = False
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        if username:
+            self._client.username_pw_set(username, password)
         self._client.on_connect = lambda c, _u, _f, rc, _p: c.subscribe(self.topic, qos=1)
         self._client.on_message = lambda _c, _u, m: self.received.append(bytes(m.payload))
         self._ok = mqtt.MQTT_ERR_SUCCESS

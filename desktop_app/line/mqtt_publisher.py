@@ -117,7 +117,11 @@ class MqttPublisher:
             if self._await_connack(client):
                 backoff = 0.1
                 self._drain(client)
-            self._close(client)
+                self._close(client)
+            else:  # refused (credentials) or no answer: do not hammer the broker
+                self._close(client)
+                self._stop.wait(backoff)
+                backoff = min(2.0, backoff * 2)
         self._set_status(False, "stopped")
 
     def _await_connack(self, client: mqtt.Client) -> bool:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from desktop_app.line.local_services import CollectingConsumer
 from desktop_app.line.mqtt_publisher import MqttPublisher
 from desktop_app.line.outbox import Outbox
@@ -165,3 +167,30 @@ def test_unreachable_broker_is_a_status_not_a_failure(tmp_path):
         assert publisher.status().queued == 3 and not publisher.status().connected
     finally:
         publisher.stop()
+
+
+def test_broker_with_passwords_accepts_the_station_and_refuses_a_wrong_one(tmp_path):
+    from desktop_app.line.local_services import Mosquitto, find_program
+
+    if find_program("mosquitto") is None or find_program("mosquitto_passwd") is None:
+        pytest.skip("mosquitto is not installed (Debian: apt-get install mosquitto); MQTT tests skipped")
+    users = {"station": "line-pw", "mes": "mes-pw"}
+    with Mosquitto(folder=tmp_path / "broker", users=users) as secured:
+        consumer = CollectingConsumer(secured.port, TOPIC, username="mes", password="mes-pw").start()
+        wrong = MqttPublisher(Outbox(tmp_path / "wrong.sqlite3"), "127.0.0.1", secured.port, client_id="intruder",
+                              status_topic=STATUS, username="station", password="nope")
+        box = Outbox(tmp_path / "o.sqlite3")
+        right = MqttPublisher(box, "127.0.0.1", secured.port, client_id="station-st1", status_topic=STATUS,
+                              username="station", password="line-pw")
+        try:
+            wrong.start()
+            queue(wrong.outbox, 0, 2, wrong)
+            assert wait_until(lambda: "refused" in wrong.status().error, 10) and wrong.status().queued == 2
+            right.start()
+            queue(box, 0, 5, right)
+            assert wait_until(lambda: len(consumer.received) >= 5, 10)
+            assert unique_in_order(consumer.received)[0] == [1, 2, 3, 4, 5]
+        finally:
+            wrong.stop()
+            right.stop()
+            consumer.stop()
