@@ -45,7 +45,7 @@ def read_state(path: str | Path, what: str = "weights") -> dict[str, torch.Tenso
             raise ModelLoadError(f"{what}: {path} is not a readable safetensors file ({exc})") from exc
     try:
         state = _torch_load(path)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise ModelLoadError(f"{what}: {path} refused: not a plain tensor state dict ({str(exc)[:200]})") from exc
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]  # a trainer's wrapper around the same names

@@ -61,10 +61,15 @@ class _Payload:  # any pickled object other than tensors and containers must be 
         return (print, ("code ran",))
 
 
-def test_pickled_code_is_refused(tmp_path):
+def test_pickled_code_truncated_and_empty_files_are_refused(tmp_path):
     torch.save({"llama_proj.weight": torch.zeros(2), "x": _Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(ModelLoadError, match="refused"):
-        read_state(tmp_path / "evil.pt")
+    (tmp_path / "truncated.pt").write_bytes(tiny_published().delta.read_bytes()[:5000])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    for name in ("evil.pt", "truncated.pt", "empty.pt"):
+        with pytest.raises(ModelLoadError, match="refused"):
+            read_state(tmp_path / name)
+    torch.save({"llama_proj.weight": torch.zeros(3, 2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    assert read_state(tmp_path / "legacy.pt")["llama_proj.weight"].shape == (3, 2)  # pre-zip format: no mmap
 
 
 def test_not_enough_gpu_memory_says_what_is_needed(monkeypatch):
