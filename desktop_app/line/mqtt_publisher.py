@@ -192,8 +192,8 @@ class MqttPublisher:
             self._session_state = "up"
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
-        self._session_state = "down"
-        if not self._stop.is_set():
+        was_up, self._session_state = self._session_state == "up", "down"
+        if was_up and not self._stop.is_set():  # a refusal keeps its own, more useful, message
             self.error = f"broker connection lost ({reason_code})"
 
     def _on_publish(self, _client, _userdata, mid, _reason_code, _properties) -> None:
