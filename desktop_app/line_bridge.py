@@ -126,6 +126,7 @@ class LineBridge(LineStatusMixin, QObject):
         line = self.line
         self.gige = GigeSource(self)
         self.gige.frameCaptured.connect(self._on_gige_frame)
+        self.gige.frameReady.connect(self.controller.window.controls.show_preview)  # the station's preview
         self.gige.captureFailed.connect(lambda tag, msg: self._finish_error(tag, f"camera: {msg}"))
         self.gige.failed.connect(lambda msg: self._problems.append(msg))
         self.gige.open(line.gige_camera_id, line.gige_interface, line.gige_exposure_us, line.gige_gain_db,
