@@ -366,21 +366,6 @@ class DialogueSession:
 
 
 # -- construction ----------------------------------------------------------------------------------------
-_LEARNERS: dict[tuple, object] = {}
-_LEARNERS_LOCK = threading.Lock()
-
-
-def _prompt_learner(path: str | None, embed_dim: int, hidden: int, device: torch.device, dtype: torch.dtype):
-    from anomalygpt_engine.prompt_learner import load_prompt_learner
-
-    key = (path, embed_dim, hidden, str(device), str(dtype))
-    with _LEARNERS_LOCK:
-        if key not in _LEARNERS:
-            learner = load_prompt_learner(path, embed_dim, hidden)
-            _LEARNERS[key] = learner.to(device, dtype) if learner is not None else None
-        return _LEARNERS[key]
-
-
 def visual_tokens_for(result, learner, device: torch.device, dtype: torch.dtype) -> torch.Tensor | None:
     """AnomalyGPT's prompt for one inspection: N x hidden, or None without embedding or learner."""
     from anomalygpt_engine.prompt_learner import map_tensor
@@ -393,22 +378,52 @@ def visual_tokens_for(result, learner, device: torch.device, dtype: torch.dtype)
         return learner(embedding, amap)[0]
 
 
-def open_session(config, device: torch.device, result, refs=None) -> DialogueSession:
-    """Build a session for `result`: the configured LLM if it loads, else templates that say why."""
+def _dtype(config, device: torch.device) -> torch.dtype:
+    return torch.float16 if device.type == "cuda" and config.half_precision else torch.float32
+
+
+def load_dialogue_llm(config, device: torch.device):
+    """(the configured LLM, None) or (None, why not): a dialogue without an LLM still answers."""
     from anomalygpt_engine.errors import ModelLoadError
     from anomalygpt_engine.llm.loading import load_language_model, resolve_llm
 
-    findings = Findings.from_result(result, refs)
     kind, _ = resolve_llm(config.llm, config.llm_path)
     if kind == "none":
-        return DialogueSession(findings, max_new_tokens=config.max_new_tokens, fallback_reason="switched off")
-    dtype = torch.float16 if device.type == "cuda" and config.half_precision else torch.float32
+        return None, "switched off"
     try:
-        model = load_language_model(config.llm, config.llm_path, device, dtype)
-        learner = _prompt_learner(config.prompt_weights, int(result.global_embedding.shape[-1])
-                                  if result.global_embedding is not None else -1, model.hidden_size, device, dtype)
+        return load_language_model(config.llm, config.llm_path, device, _dtype(config, device)), None
     except ModelLoadError as exc:
-        return DialogueSession(findings, max_new_tokens=config.max_new_tokens, fallback_reason=str(exc))
-    visual = visual_tokens_for(result, learner, device, dtype)
+        return None, str(exc)
+
+
+def load_dialogue_learner(config, embed_dim: int, model, device: torch.device) -> tuple:
+    """(prompt learner or None when no weights fit, None) or (None, why: damaged weights)."""
+    from anomalygpt_engine.errors import ModelLoadError
+    from anomalygpt_engine.prompt_learner import load_prompt_learner
+
+    try:
+        learner = load_prompt_learner(config.prompt_weights, embed_dim, model.hidden_size)
+    except ModelLoadError as exc:
+        return None, str(exc)
+    return (learner.to(device, _dtype(config, device)) if learner is not None else None), None
+
+
+def session_for(config, result, refs, model, learner, reason: str | None, device: torch.device) -> DialogueSession:
+    """A session over models the caller owns (the Engine): the LLM if there is one, else templates."""
+    findings = Findings.from_result(result, refs)
+    if model is None:
+        return DialogueSession(findings, max_new_tokens=config.max_new_tokens, fallback_reason=reason)
+    visual = visual_tokens_for(result, learner, device, _dtype(config, device))
     return DialogueSession(findings, model, visual, max_new_tokens=config.max_new_tokens,
                            elaborate_intents=frozenset(Intent(value) for value in config.llm_elaborates))
+
+
+def open_session(config, device: torch.device, result, refs=None) -> DialogueSession:
+    """A session for callers without an Engine: loads the models here (an Engine keeps its own)."""
+    model, reason = load_dialogue_llm(config, device)
+    learner = None
+    if model is not None and result.global_embedding is not None:
+        learner, reason = load_dialogue_learner(config, int(result.global_embedding.shape[-1]), model, device)
+        if reason:
+            model = None
+    return session_for(config, result, refs, model, learner, reason, device)

@@ -15,6 +15,7 @@ from anomalygpt_engine.config import EngineConfig
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
+HASH_LIMIT = 1 << 30  # larger weights (Vicuna-7B, ImageBind-Huge) are named by size and mtime, not hashed
 
 
 def file_sha256(path: str | Path | None) -> str | None:
@@ -47,7 +48,18 @@ def file_sha256(path: str | Path | None) -> str | None:
 
 
 def _weights(name: str | None, path: Path | None) -> dict[str, Any]:
-    return {"name": name, "path": str(path) if path else None, "sha256": file_sha256(path)}
+    """Name, path and SHA-256; a file over HASH_LIMIT gets its size and mtime instead (hashing
+    13 GB at the first record would stall the station for minutes)."""
+    entry: dict[str, Any] = {"name": name, "path": str(path) if path else None}
+    try:
+        stat = Path(path).stat() if path else None
+    except OSError:
+        stat = None
+    if stat is not None and Path(path).is_file() and stat.st_size > HASH_LIMIT:
+        entry.update(sha256=None, size=stat.st_size, mtime=int(stat.st_mtime))
+    else:
+        entry["sha256"] = file_sha256(path)
+    return entry
 
 
 def backbone_identity(config: EngineConfig) -> dict[str, Any]:
@@ -84,6 +96,16 @@ def model_identity(config: EngineConfig, mode: str) -> dict[str, Any]:
     from anomalygpt_engine.decoder import SHIPPED_WEIGHTS
     from anomalygpt_engine.prompt_learner import DEFAULT_WEIGHTS
 
+    published = getattr(config, "model", "embedded")
+    if published != "embedded":  # the published AnomalyGPT weights judge: name each file
+        files = ("imagebind_path", "vicuna_path", "pandagpt_delta_path", "anomalygpt_path")
+        identity = {"mode": mode, "model": published}
+        for key in files:
+            value = getattr(config, key, None)
+            identity[key.removesuffix("_path")] = _weights(Path(value).name, Path(value)) if value else None
+        identity["backbone"] = {**(identity.get("imagebind") or {}), "name": "imagebind-huge"}
+        identity["llm"] = identity.get("vicuna")
+        return identity
     identity: dict[str, Any] = {"mode": mode, "backbone": backbone_identity(config)}
     if mode in ("fused", "zeroshot"):
         path = Path(config.decoder_weights) if config.decoder_weights else SHIPPED_WEIGHTS

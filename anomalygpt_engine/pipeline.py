@@ -32,6 +32,7 @@ from anomalygpt_engine.synthesis import jitter, simulate
 from anomalygpt_engine.types import InspectionResult, Verdict
 
 MAX_MAP_SIDE = 2048  # result maps of huge images are downscaled to this longer side
+_UNLOADED = object()  # a lazy model not tried yet (None means tried: not available)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class Engine:
         self.dtype = resolve_dtype(self.config, self.device)
         self._encoder: Encoder | None = None
         self._decoder = None  # (AnomalyDecoder, zero-shot Calibration), loaded on first use
+        self._llm = _UNLOADED  # dialogue LLM (None: switched off or unloadable), loaded on first chat
+        self._learner: tuple | None = None  # (prompt learner or None, why not), loaded on first chat
+        self.llm_unavailable: str | None = None  # why the dialogue answers from the findings alone
         self._mode: str | None = None
         self._lock = threading.Lock()
         if self.config.num_threads:
@@ -113,6 +117,37 @@ class Engine:
 
                 self._decoder = load_decoder_for(self.config, self.device)
             return self._decoder
+
+    @property
+    def llm(self):
+        """The dialogue LLM, loaded once on the first chat; None when switched off or it cannot be
+        loaded (`llm_unavailable` says why, and sessions answer from the findings)."""
+        with self._lock:
+            if self._llm is _UNLOADED:
+                from anomalygpt_engine.dialogue import load_dialogue_llm
+
+                self._llm, self.llm_unavailable = load_dialogue_llm(self.config, self.device)
+            return self._llm
+
+    @property
+    def prompt_learner(self):
+        """AnomalyGPT's prompt learner for this encoder and LLM, loaded once; None without an LLM,
+        without weights that fit both, or with damaged weights (the dialogue then says why)."""
+        llm = self.llm
+        if self._learner is None and llm is not None:
+            from anomalygpt_engine.dialogue import load_dialogue_learner
+
+            embed_dim = self._embedding_dim()  # outside the lock: it may load the encoder
+            with self._lock:
+                if self._learner is None:
+                    self._learner = load_dialogue_learner(self.config, embed_dim, llm, self.device)
+        return self._learner[0] if self._learner else None
+
+    def _embedding_dim(self) -> int:
+        encoder = self.encoder
+        batch = encoder.preprocess([np.zeros((32, 32, 3), np.uint8)], self.config.image_size)
+        with torch.inference_mode():
+            return int(encoder.encode(batch).embedding.shape[-1])
 
     def _score_maps(self, layers: list[torch.Tensor], bank: PatchBank | None) -> np.ndarray:
         """Smoothed raw maps (B x S x S) for the configured mode: bank distance, decoder, or both."""
@@ -307,7 +342,11 @@ class Engine:
 
     # -- dialogue -------------------------------------------------------------------------------
     def chat(self, result: InspectionResult, refs: ReferenceSet | None = None):
-        """A DialogueSession about `result`; the LLM loads on the first call (templates if it cannot)."""
-        from anomalygpt_engine.dialogue import open_session
+        """A DialogueSession about `result` over this engine's LLM and prompt learner (loaded on the
+        first call, once); templates that say why when no LLM can be had."""
+        from anomalygpt_engine.dialogue import session_for
 
-        return open_session(self.config, self.device, result, refs)
+        learner = self.prompt_learner
+        reason = self.llm_unavailable or (self._learner[1] if self._learner else None)
+        llm = self.llm if not (self._learner and self._learner[1]) else None
+        return session_for(self.config, result, refs, llm, learner, reason, self.device)
