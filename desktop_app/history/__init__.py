@@ -11,9 +11,9 @@ from desktop_app.history.errors import (
 from desktop_app.history.queries import HistoryFilter, InspectionRow, Sort
 from desktop_app.history.retention import Retention
 from desktop_app.history.review import ReasonCode
-from desktop_app.history.store import HistoryStore, InspectionRecord
+from desktop_app.history.store import HistoryStore, StoredInspection
 
 __all__ = [
-    "HistoryError", "HistoryFilter", "HistoryStore", "InspectionRecord", "InspectionRow", "NotFoundError",
+    "HistoryError", "HistoryFilter", "HistoryStore", "InspectionRow", "NotFoundError", "StoredInspection",
     "ReasonCode", "RecordQueuedError", "Retention", "Sort", "StorageFullError", "StoreBusyError",
 ]

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ProductInfo:
+class HistoryProduct:
+    """A product as the history knows it (retention of its images); the station's catalog is
+    desktop_app.catalog.StationCatalog, whose renames this row follows."""
+
     id: int
     name: str
     description: str
@@ -30,8 +33,8 @@ class ProductInfo:
     sample_rate: float
 
 
-def _info(p: Product) -> ProductInfo:
-    return ProductInfo(p.id, p.name, p.description, p.retention, p.sample_rate)
+def _info(p: Product) -> HistoryProduct:
+    return HistoryProduct(p.id, p.name, p.description, p.retention, p.sample_rate)
 
 
 class CatalogMixin:
@@ -42,7 +45,7 @@ class CatalogMixin:
 
     # ---- products --------------------------------------------------------------------------
     def create_product(self, name: str, *, description: str = "", retention: str = "all",
-                       sample_rate: float = 0.1, actor: str = "") -> ProductInfo:
+                       sample_rate: float = 0.1, actor: str = "") -> HistoryProduct:
         Retention(retention)
         with translate_errors("creating a product"), self._write() as session:
             product = Product(name=name, description=description, retention=retention,
@@ -57,15 +60,15 @@ class CatalogMixin:
             session.commit()
             return _info(product)
 
-    def list_products(self) -> list[ProductInfo]:
+    def list_products(self) -> list[HistoryProduct]:
         with self._read() as session:
             return [_info(p) for p in session.scalars(select(Product).order_by(Product.name))]
 
-    def get_product(self, name: str) -> ProductInfo:
+    def get_product(self, name: str) -> HistoryProduct:
         with self._read() as session:
             return _info(review.product_by_name(session, name))
 
-    def update_product(self, name: str, *, actor: str, **changes: Any) -> ProductInfo:
+    def update_product(self, name: str, *, actor: str, **changes: Any) -> HistoryProduct:
         """Change description / retention / sample_rate; every change is audited as a settings change."""
         allowed = {"description", "retention", "sample_rate"}
         if set(changes) - allowed:

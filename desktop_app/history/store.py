@@ -52,7 +52,7 @@ class Turn(NamedTuple):
 
 
 @dataclass
-class InspectionRecord:
+class StoredInspection:
     """One inspection opened for review: all columns, the dialogue, overrides, and the pictures."""
 
     row: InspectionRow
@@ -238,7 +238,7 @@ class HistoryStore(CatalogMixin):
             for result in session.execute(stmt.execution_options(yield_per=batch)):
                 yield row_from_result(result)
 
-    def get(self, inspection_id: int, with_images: bool = True) -> InspectionRecord:
+    def get(self, inspection_id: int, with_images: bool = True) -> StoredInspection:
         with translate_errors("opening an inspection"), self._read() as session:
             found = self.query(HistoryFilter(ids=(inspection_id,)), limit=1)
             stmt = (select(Inspection).where(Inspection.id == inspection_id)
@@ -249,7 +249,7 @@ class HistoryStore(CatalogMixin):
             columns = {c.key: getattr(insp, c.key) for c in Inspection.__table__.columns}
             messages = [Turn(m.role, m.text, m.time, m.model, bool(m.cancelled), m.operator) for m in insp.messages]
             overrides = [{c.key: getattr(o, c.key) for c in Override.__table__.columns} for o in insp.overrides]
-        record = InspectionRecord(found[0], columns, messages, overrides)
+        record = StoredInspection(found[0], columns, messages, overrides)
         if with_images:
             record.image = self.load_image(columns["image_path"])
             record.heatmap = self.load_heatmap(columns["heatmap_path"])
