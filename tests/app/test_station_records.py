@@ -139,6 +139,11 @@ def test_login_dialogue_override_export_and_confirmed_reference(qtbot, engine, c
         # -- the next inspection of that same image is judged OK with the new calibration ----
         second = _inspect(qtbot, station, _defect())
         assert second.result.verdict.value == "OK", second.result.score
+        (SHOTS / "issue12_acceptance.json").write_text(json.dumps({
+            "first": [first.result.verdict.value, round(first.result.score, 3)],
+            "after_confirmation": [second.result.verdict.value, round(second.result.score, 3)],
+            "references": [before.n_references, after.n_references],
+            "calibrated_at": [before.calibrated_at, after.calibrated_at]}, indent=2))
         old, new = (recorder.store.get(r.history_key, with_images=False).columns for r in (first, second))
         assert new["operator"] == "erin" and new["calibrated_at"] > old["calibrated_at"]
         assert new["reference_fingerprint"] != old["reference_fingerprint"]
