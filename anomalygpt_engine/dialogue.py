@@ -6,10 +6,13 @@ embedding, base prompts, map prompts) plus the findings block and the history, a
 the grounded sentence or answers free questions; each LLM sentence passes a guard that drops
 sentences contradicting the findings. `llm_verdict()` is the LLM's own Yes/No (AnomalyGPT's route),
 measured against the calibrated verdict by `anomalygpt eval-dialogue`.
+
+Split by concern: `intents` (what a question asks, the grounded answer), `guard` (dropping LLM
+sentences that contradict the findings), this module (prompt layout and the session), and
+`dialogue_models` (building a session over the LLM and prompt learner).
 """
 from __future__ import annotations
 
-import enum
 import re
 import threading
 import time
@@ -17,7 +20,9 @@ from collections.abc import Iterator
 
 import torch
 
-from anomalygpt_engine.findings import NUMBER, Findings
+from anomalygpt_engine.findings import Findings
+from anomalygpt_engine.guard import contradicts, invents_numbers, polarity  # noqa: F401 (re-exported)
+from anomalygpt_engine.intents import Intent, classify, grounded_answer, template_answer  # noqa: F401
 from anomalygpt_engine.llm.model import IMAGE_PLACEHOLDER, LanguageModel, PrefixCache
 from anomalygpt_engine.types import ChatTurn
 
@@ -40,133 +45,6 @@ def build_messages(question: str, history: list[ChatTurn] | tuple = (), findings
             message["content"] = f"{IMAGE_PLACEHOLDER}\n{message['content']}"
             break
     return messages
-
-
-class Intent(enum.Enum):
-    VERDICT = "verdict"
-    LOCATION = "location"
-    SIZE = "size"
-    COUNT = "count"
-    APPEARANCE = "appearance"
-    CONFIRM = "confirm"
-    SCORE = "score"
-    PRODUCT = "product"
-    OTHER = "other"
-
-
-_INTENT_PATTERNS = (
-    (Intent.LOCATION, r"\bwhere\b|\blocat|\bposition|\bwhich (part|side|area|region)"),
-    (Intent.COUNT, r"\bhow many\b(?! pixels)"),
-    (Intent.SIZE, r"\bhow (large|big|small|wide|long|extensive)\b|\bsize\b|\barea\b|\bextent\b|pixels|dimension"),
-    (Intent.APPEARANCE, r"look(s)? like|what (kind|type|sort)|describe|appearance|colou?r|shape|what does"),
-    (Intent.CONFIRM, r"\bsure\b|\bcertain\b|\bconfident\b|\breally\b"),
-    (Intent.SCORE, r"\bscore\b|probab|how likely|\bconfidence\b"),
-    (Intent.PRODUCT, r"what (is|do you see) (in )?(this|the) (image|picture)|what (object|product|part) is"),
-    (Intent.VERDICT, r"anomal|defect|damag|flaw|broken|\bok\b|okay|normal|\bgood\b|faulty|\bng\b|\bpass|\bfail"
-                     r"|reject|problem|issue|crack|scratch|contaminat|\bwrong\b"),
-)
-
-
-def classify(question: str) -> Intent:
-    text = question.lower()
-    for intent, pattern in _INTENT_PATTERNS:
-        if re.search(pattern, text):
-            return intent
-    return Intent.OTHER
-
-
-def grounded_answer(findings: Findings, intent: Intent) -> str:
-    """The factual sentence(s) for an intent, straight from the findings; "" for free questions."""
-    if intent is Intent.VERDICT:
-        return findings.verdict_sentence()
-    if intent is Intent.LOCATION:
-        return findings.location_sentence()
-    if intent is Intent.SIZE:
-        return findings.size_sentence()
-    if intent is Intent.COUNT:
-        return findings.count_sentence()
-    if intent is Intent.APPEARANCE:
-        return findings.appearance_sentence()
-    if intent is Intent.CONFIRM:
-        state = "has an anomaly" if findings.is_defective else "is free of anomalies"
-        return f"According to the inspection, the {findings.subject()} {state}. {findings.score_sentence()}"
-    if intent is Intent.SCORE:
-        return findings.score_sentence()
-    if intent is Intent.PRODUCT:
-        return findings.product_sentence()
-    return ""
-
-
-def template_answer(findings: Findings, intent: Intent) -> str:
-    text = grounded_answer(findings, intent)
-    if text:
-        return text
-    return (
-        "I can tell whether the part has an anomaly, where it is, how large it is and what it looks like. "
-        + findings.verdict_sentence()
-    )
-
-
-# -- consistency ---------------------------------------------------------------------------------------
-_NEGATED = re.compile(
-    r"(\b(no|not|never|without|free of|free from|absence of)\b|n't\b)"
-    r"[^.!?]{0,40}\b(anomal|defect|damag|flaw|crack|scratch|problem|issue|irregular)"
-    r"|\b(looks?|appears?|is|seems?) (completely |perfectly |entirely )?(normal|fine|flawless|perfect|intact|good)\b"
-    r"|\bno (visible )?(signs?|evidence)\b",
-    re.IGNORECASE,
-)
-_ASSERTED = re.compile(
-    r"\b(there (is|are)|has|have|shows?|contains?|with|found|detected|visible)\s+(an?\s+|some\s+|one\s+|several\s+|"
-    r"two\s+|three\s+|a few\s+)?((?!no\b|not\b|any\b)\w+\s+){0,2}"
-    r"(anomal|defect|damag|flaw|crack|scratch|hole|stain|contaminat)"
-    r"|\bthe (anomaly|defect) (is|lies|appears)\b|^\s*yes\b",
-    re.IGNORECASE,
-)
-LOCATION_WORDS = re.compile(
-    r"\b(top left|top right|bottom left|bottom right|top|bottom|left|right|center|centre|middle)\b"
-)
-
-
-def polarity(text: str) -> bool | None:
-    """True if the text says there is an anomaly, False if it says there is none, None if neither."""
-    stripped = text.strip().lower()
-    if re.match(r"yes\b", stripped):
-        return True
-    if re.match(r"no\b", stripped):
-        return False
-    if _NEGATED.search(text):  # a negated mention dominates: "with no visible anomalies"
-        return False
-    if _ASSERTED.search(text):
-        return True
-    return None
-
-
-def invents_numbers(sentence: str, findings: Findings) -> bool:
-    """A number the findings never stated ("10 pixels long"): a small model making up a measurement."""
-    return any(number not in findings.stated_numbers for number in NUMBER.findall(sentence))
-
-
-_DENIES_VISIBILITY = re.compile(r"\b(not|never|barely|hardly) (\w+ )?(visible|seen|noticeable)\b|\binvisible\b",
-                                re.IGNORECASE)
-
-
-def contradicts(sentence: str, findings: Findings) -> bool:
-    """Whether an LLM sentence contradicts the findings (verdict, a location for a defect, a number,
-    or calling a detected anomaly invisible)."""
-    if invents_numbers(sentence, findings):
-        return True
-    if findings.is_defective and _DENIES_VISIBILITY.search(sentence):
-        return True
-    said = polarity(sentence)
-    if said is not None and said != findings.is_defective:
-        return True
-    if findings.is_defective and findings.regions:
-        allowed = {word for place in findings.locations() for word in place.split()}
-        allowed |= {"center", "centre", "middle"} if "center" in allowed else set()
-        for match in LOCATION_WORDS.finditer(sentence.lower()):
-            if not set(match.group(1).split()) <= allowed:
-                return True
-    return False
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -364,66 +242,3 @@ class DialogueSession:
         yes, no = model.yes_no_ids()
         return float(torch.softmax(logits[[yes, no]], dim=0)[0])
 
-
-# -- construction ----------------------------------------------------------------------------------------
-def visual_tokens_for(result, learner, device: torch.device, dtype: torch.dtype) -> torch.Tensor | None:
-    """AnomalyGPT's prompt for one inspection: N x hidden, or None without embedding or learner."""
-    from anomalygpt_engine.prompt_learner import map_tensor
-
-    if learner is None or result.global_embedding is None:
-        return None
-    embedding = torch.as_tensor(result.global_embedding, dtype=dtype, device=device).reshape(1, -1)
-    amap = map_tensor(result.anomaly_map, learner.spec.map_size).to(device, dtype)
-    with torch.inference_mode():
-        return learner(embedding, amap)[0]
-
-
-def _dtype(config, device: torch.device) -> torch.dtype:
-    return torch.float16 if device.type == "cuda" and config.half_precision else torch.float32
-
-
-def load_dialogue_llm(config, device: torch.device):
-    """(the configured LLM, None) or (None, why not): a dialogue without an LLM still answers."""
-    from anomalygpt_engine.errors import ModelLoadError
-    from anomalygpt_engine.llm.loading import load_language_model, resolve_llm
-
-    kind, _ = resolve_llm(config.llm, config.llm_path)
-    if kind == "none":
-        return None, "switched off"
-    try:
-        return load_language_model(config.llm, config.llm_path, device, _dtype(config, device)), None
-    except ModelLoadError as exc:
-        return None, str(exc)
-
-
-def load_dialogue_learner(config, embed_dim: int, model, device: torch.device) -> tuple:
-    """(prompt learner or None when no weights fit, None) or (None, why: damaged weights)."""
-    from anomalygpt_engine.errors import ModelLoadError
-    from anomalygpt_engine.prompt_learner import load_prompt_learner
-
-    try:
-        learner = load_prompt_learner(config.prompt_weights, embed_dim, model.hidden_size)
-    except ModelLoadError as exc:
-        return None, str(exc)
-    return (learner.to(device, _dtype(config, device)) if learner is not None else None), None
-
-
-def session_for(config, result, refs, model, learner, reason: str | None, device: torch.device) -> DialogueSession:
-    """A session over models the caller owns (the Engine): the LLM if there is one, else templates."""
-    findings = Findings.from_result(result, refs)
-    if model is None:
-        return DialogueSession(findings, max_new_tokens=config.max_new_tokens, fallback_reason=reason)
-    visual = visual_tokens_for(result, learner, device, _dtype(config, device))
-    return DialogueSession(findings, model, visual, max_new_tokens=config.max_new_tokens,
-                           elaborate_intents=frozenset(Intent(value) for value in config.llm_elaborates))
-
-
-def open_session(config, device: torch.device, result, refs=None) -> DialogueSession:
-    """A session for callers without an Engine: loads the models here (an Engine keeps its own)."""
-    model, reason = load_dialogue_llm(config, device)
-    learner = None
-    if model is not None and result.global_embedding is not None:
-        learner, reason = load_dialogue_learner(config, int(result.global_embedding.shape[-1]), model, device)
-        if reason:
-            model = None
-    return session_for(config, result, refs, model, learner, reason, device)

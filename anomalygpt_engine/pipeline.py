@@ -124,7 +124,7 @@ class Engine:
         loaded (`llm_unavailable` says why, and sessions answer from the findings)."""
         with self._lock:
             if self._llm is _UNLOADED:
-                from anomalygpt_engine.dialogue import load_dialogue_llm
+                from anomalygpt_engine.dialogue_models import load_dialogue_llm
 
                 self._llm, self.llm_unavailable = load_dialogue_llm(self.config, self.device)
             return self._llm
@@ -135,7 +135,7 @@ class Engine:
         without weights that fit both, or with damaged weights (the dialogue then says why)."""
         llm = self.llm
         if self._learner is None and llm is not None:
-            from anomalygpt_engine.dialogue import load_dialogue_learner
+            from anomalygpt_engine.dialogue_models import load_dialogue_learner
 
             embed_dim = self._embedding_dim()  # outside the lock: it may load the encoder
             with self._lock:
@@ -344,7 +344,7 @@ class Engine:
     def chat(self, result: InspectionResult, refs: ReferenceSet | None = None):
         """A DialogueSession about `result` over this engine's LLM and prompt learner (loaded on the
         first call, once); templates that say why when no LLM can be had."""
-        from anomalygpt_engine.dialogue import session_for
+        from anomalygpt_engine.dialogue_models import session_for
 
         learner = self.prompt_learner
         reason = self.llm_unavailable or (self._learner[1] if self._learner else None)
