@@ -63,13 +63,41 @@ class StationCatalog:
     def create_product(self, name: str, description: str = "") -> ProductInfo:
         self._require_engineer("creating a product")
         info = self.folder.create_product(name, description)
-        self._audit("product_created", info.name, {"description": description})
+        store = self._store()
+        if store is not None and info.name not in {p.name for p in store.list_products()}:
+            # the history's row (retention policy) exists from the start; the store audits the creation
+            store.create_product(info.name, description=description, actor=self._operator().name)
+        else:
+            self._audit("product_created", info.name, {"description": description})
         return info
+
+    def _store(self):  # type: ignore[no-untyped-def]
+        return self.recorder.store if self.recorder is not None else None
+
+    # -- retention of inspection images (engineers; kept in the history) --------------------
+    def retention(self, name: str) -> tuple[str, float]:
+        """(policy, sample rate) of the product's inspection images: all | ng_only | sample."""
+        store = self._store()
+        if store is None or name not in {p.name for p in store.list_products()}:
+            return "all", 0.1
+        info = store.get_product(name)
+        return info.retention, info.sample_rate
+
+    def set_retention(self, name: str, retention: str, sample_rate: float = 0.1) -> None:
+        self._require_engineer("changing what the history keeps")
+        self.folder.product(name)  # a product of this catalog, or ReferenceSetError
+        store = self._store()
+        if store is None:
+            raise OSError("the history database is not available")
+        if name not in {p.name for p in store.list_products()}:
+            store.create_product(name, description=self.folder.product(name).description,
+                                 actor=self._operator().name)
+        store.update_product(name, actor=self._operator().name, retention=retention, sample_rate=sample_rate)
 
     def rename_product(self, old: str, new: str) -> ProductInfo:
         self._require_engineer("renaming a product")
         info = self.folder.rename_product(old, new)
-        store = self.recorder.store if self.recorder is not None else None
+        store = self._store()
         if store is not None:
             store.rename_product(old, info.name, actor=self._operator().name)  # audited by the store
         return info

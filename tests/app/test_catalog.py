@@ -57,3 +57,19 @@ def test_rename_reaches_the_history_and_delete_keeps_it_readable(station):
     assert kinds == [("product_created", "erin", "product:Bracket"), ("reference_added", "erin", "product:Bracket"),
                      ("product_renamed", "erin", "product:Bracket v2"),
                      ("product_deleted", "erin", "product:Bracket v2")]
+
+
+def test_retention_is_set_through_the_catalog_and_applies_to_the_next_record(station):
+    catalog, recorder, state = station
+    catalog.create_product("Gear")
+    assert catalog.retention("Gear") == ("all", 0.1)
+    state["operator"] = Operator("ivan", "inspector")
+    with pytest.raises(NotAllowedError):
+        catalog.set_retention("Gear", "ng_only")
+    state["operator"] = Operator("erin", "engineer")
+    catalog.set_retention("Gear", "ng_only")
+    assert catalog.retention("Gear") == ("ng_only", 0.1)
+    result, image = make_result("OK", 0.1, product="Gear")
+    key = recorder.record_inspection(result, image, source="cam0", trace=TRACE).key
+    assert recorder.store.get(key, with_images=False).columns["image_path"] is None  # OK part: no image kept
+    assert recorder.store.audit_events(kind="product_changed")[0]["actor"] == "erin"
