@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class _GigeReader(QObject):
+    OPEN_ATTEMPTS = 3
     opened = Signal(str)
     failed = Signal(str)
     frameCaptured = Signal(object, object, int)  # tag, RGB uint8, camera frame id
@@ -33,15 +34,23 @@ class _GigeReader(QObject):
         from desktop_app.line.aravis_camera import CameraError, GigECamera
 
         self.close()
-        try:
-            camera = GigECamera(options["camera_id"], options.get("interface", ""))
-            camera.configure(options.get("exposure_us", 0.0), options.get("gain_db", -1.0),
-                             options.get("pixel_format", ""), options.get("trigger", "software"),
-                             options.get("frame_rate", 0.0))
-            camera.start()
-        except CameraError as exc:
-            self.failed.emit(str(exc))
-            return
+        for attempt in range(self.OPEN_ATTEMPTS):
+            camera = None
+            try:
+                camera = GigECamera(options["camera_id"], options.get("interface", ""))
+                camera.configure(options.get("exposure_us", 0.0), options.get("gain_db", -1.0),
+                                 options.get("pixel_format", ""), options.get("trigger", "software"),
+                                 options.get("frame_rate", 0.0))
+                camera.start()
+                break
+            except CameraError as exc:
+                # A register write can time out on a busy host or link (GVCP is UDP): try again.
+                if camera is not None:
+                    camera.close()
+                if attempt + 1 == self.OPEN_ATTEMPTS:
+                    self.failed.emit(str(exc))
+                    return
+                log.info("GigE camera open attempt %d failed: %s", attempt + 1, exc)
         self.camera = camera
         self.opened.emit(options["camera_id"])
 

@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +145,7 @@ class GigECamera:
         self.stream = None
         self.trigger = "free"
         self.frames = 0
+        self.incomplete = 0  # frames dropped for lost packets (replaced where the trigger allows)
 
     # -- configuration ------------------------------------------------------------------------------
     @property
@@ -189,6 +191,9 @@ class GigECamera:
             return
         Aravis = self._aravis
         self.stream = self.camera.create_stream(None, None)
+        if hasattr(Aravis, "GvStreamSocketBuffer") and isinstance(self.stream, Aravis.GvStream):
+            # Size the kernel's receive buffer to the frame, so a busy host drops fewer UDP packets.
+            self.stream.set_property("socket-buffer", Aravis.GvStreamSocketBuffer.AUTO)
         payload = self.camera.get_payload()
         for _ in range(buffers):
             self.stream.push_buffer(Aravis.Buffer.new_allocate(payload))
@@ -208,18 +213,30 @@ class GigECamera:
     def grab(self, timeout_s: float = 2.0) -> tuple[np.ndarray, int]:
         """One frame as (RGB uint8 HxWx3, camera frame id) taken after this call: in software-trigger
         mode this fires the trigger, free-running it waits for the next frame, with a hardware
-        trigger it takes the line's frame (which may have been exposed just before the call)."""
+        trigger it takes the line's frame (which may have been exposed just before the call).
+
+        A frame that arrives incomplete (UDP packets lost on a busy link or host) is replaced by a
+        new one within the timeout, except with a hardware trigger: that exposure was the part's one.
+        """
         self.start()
         if self.trigger in ("software", "free"):
             self.drain()  # a frame already waiting was taken before this part was in place
-        if self.trigger == "software":
-            self.camera.software_trigger()
-        buffer = self.stream.timeout_pop_buffer(int(timeout_s * 1e6))
-        if buffer is None:
-            raise CameraError(f"camera {self.camera_id}: no frame within {timeout_s:.1f} s")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.trigger == "software":
+                self.camera.software_trigger()
+            remaining = deadline - time.monotonic()
+            buffer = self.stream.timeout_pop_buffer(max(1, int(remaining * 1e6))) if remaining > 0 else None
+            if buffer is None:
+                raise CameraError(f"camera {self.camera_id}: no frame within {timeout_s:.1f} s")
+            status = buffer.get_status()
+            if status == self._aravis.BufferStatus.SUCCESS:
+                break
+            self.stream.push_buffer(buffer)
+            self.incomplete += 1
+            if self.trigger not in ("software", "free") or time.monotonic() >= deadline:
+                raise CameraError(f"camera {self.camera_id}: incomplete frame ({status.value_nick})")
         try:
-            if buffer.get_status() != self._aravis.BufferStatus.SUCCESS:
-                raise CameraError(f"camera {self.camera_id}: incomplete frame ({buffer.get_status().value_nick})")
             frame = to_rgb(bytes(buffer.get_data()), buffer.get_image_width(), buffer.get_image_height(),
                            buffer.get_image_pixel_format())
             frame_id = int(buffer.get_frame_id())
@@ -229,12 +246,21 @@ class GigECamera:
         return frame, frame_id
 
     def close(self) -> None:
+        """Stop streaming and give up control at once, so another client may take the camera."""
+        if self.camera is None:
+            return
         if self.stream is not None:
             try:
                 self.camera.stop_acquisition()
             except Exception as exc:  # an unplugged camera may refuse even this
                 log.debug("stop_acquisition: %s", exc)
             self.stream = None
+        device = self.camera.get_device()
+        if hasattr(device, "leave_control"):
+            try:
+                device.leave_control()
+            except Exception as exc:
+                log.debug("leave_control: %s", exc)
         self.camera = None
 
 

@@ -143,7 +143,8 @@ def test_gige_camera_frames_stay_with_their_part(qtbot, engine, calibrated_data_
         qtbot.waitUntil(lambda: line.status.opcua_ok and line.gige is not None and line.gige.is_open,
                         timeout=30_000)
         outcomes = run_plc(qtbot, line.server.endpoint, [f"G{i}" for i in range(8)])
-        assert all(o.error == "" and o.result in ("OK", "NG", "REVIEW") for o in outcomes)
+        assert all(o.error == "" and o.result in ("OK", "NG", "REVIEW") for o in outcomes), [
+            (o.cycle, o.result, o.error) for o in outcomes if o.error or o.result == "ERROR"]
         qtbot.waitUntil(lambda: len(messages(consumer)) >= 8, timeout=10_000)
         published = messages(consumer)
         frames = [published[o.inspection_id]["extra"]["camera_frame_id"] for o in outcomes]
