@@ -20,8 +20,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from desktop_app.line.config import LineConfigError, LineSettings
+from desktop_app.line.handshake import CycleResult, TriggerRequest
 from desktop_app.line.messages import PartContext, new_inspection_id
-from desktop_app.line.opcua_server import CycleResult, StationOpcUaServer, TriggerRequest
 from desktop_app.line.results import ResultQueue
 from desktop_app.line_status import LineStatus, LineStatusMixin
 
@@ -45,7 +45,7 @@ class LineBridge(LineStatusMixin, QObject):
         super().__init__(controller)
         self.controller, self.client, self.line = controller, client, line
         self.data_dir = data_dir
-        self.server: StationOpcUaServer | None = None
+        self.server = None  # StationOpcUaServer while the PLC link is enabled
         self.publisher = None
         self.outbox = None
         self.results: ResultQueue | None = None
@@ -107,6 +107,8 @@ class LineBridge(LineStatusMixin, QObject):
             self.results = ResultQueue(line, self.outbox, self.publisher, __version__)
 
     def _start_opcua(self) -> None:
+        from desktop_app.line.opcua_server import StationOpcUaServer  # asyncua: imported only when enabled
+
         line = self.line
         try:
             server = StationOpcUaServer(

@@ -31,12 +31,12 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 
 from desktop_app.line.config import LineConfigError, is_loopback
+from desktop_app.line.handshake import CycleResult, TriggerRequest
 
 log = logging.getLogger(__name__)
 NAMESPACE = "urn:anomalygpt:inspector"
@@ -56,23 +56,6 @@ _VARIABLES: dict[str, tuple[object, ua.VariantType, bool]] = {  # name: (initial
     "Heartbeat": (0, ua.VariantType.UInt32, False),
     "ErrorText": ("", ua.VariantType.String, False),
 }
-
-
-@dataclass(frozen=True)
-class TriggerRequest:
-    cycle: int
-    part_id: str
-    serial: str
-    lot: str
-    product: str
-
-
-@dataclass(frozen=True)
-class CycleResult:
-    verdict: str  # OK / NG / REVIEW / ERROR
-    score: float = 0.0
-    inspection_id: str = ""
-    error: str = ""
 
 
 class _PasswordUsers:
