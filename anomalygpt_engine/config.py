@@ -31,6 +31,19 @@ class EngineConfig:
     mode: str = "auto"
     decoder_weights: str | None = None  # decoder safetensors; None = resources/decoder/decoder.safetensors
     fusion_weight: float = 0.05
+    # Lot and stream evidence (issue 11): a patch is also normal when the closest `evidence_share` of
+    # the other parts (of the lot, or of the stream's recent good parts) hold a match for it within
+    # `evidence_radius` x the side of its own position (0: anywhere); see evidence.py.
+    evidence_share: float = 0.5
+    evidence_radius: float = 0.0
+    # Stream: the pool holds the last `stream_capacity` parts judged OK and scores once it has
+    # `stream_min_pool`; the boundary learns from `stream_min_scores` good parts' scores
+    # (median + stream_spread robust sigmas), kept within stream_bounds x the reference boundary.
+    stream_capacity: int = 32
+    stream_min_pool: int = 4
+    stream_min_scores: int = 12
+    stream_spread: float = 4.0
+    stream_bounds: tuple[float, float] = (0.8, 1.1)
     # Dialogue (issue 4): "smollm2" = the packaged GGUF model, "none" = template answers only,
     # "hf" = a transformers causal LM in the local folder `llm_path` (a path alone in `llm` works too).
     llm: str = "smollm2"
@@ -65,6 +78,8 @@ class EngineConfig:
         if unknown:
             raise ValueError(f"unknown EngineConfig keys: {sorted(unknown)}")
         values = dict(data)
+        if "stream_bounds" in values:
+            values["stream_bounds"] = tuple(float(v) for v in values["stream_bounds"])
         for key in ("layers", "rotations"):
             if key in values:
                 values[key] = tuple(int(v) for v in values[key])

@@ -14,6 +14,21 @@ import torch.nn.functional as F
 
 from anomalygpt_engine.backbones import Encoder
 from anomalygpt_engine.errors import ReferenceSetError
+from anomalygpt_engine.evidence import PatchPool, pool_distance
+
+
+@dataclass
+class PoolEvidence:
+    """A pool of other parts and how to read it; `exclude` maps a batch row to its own pool index."""
+
+    pool: PatchPool
+    share: float
+    radius: float = 0.0
+    exclude: list[int | None] | None = None
+
+    def distance(self, queries: torch.Tensor, layer: int, grid: tuple[int, int], row: int) -> torch.Tensor:
+        skip = self.exclude[row] if self.exclude is not None else None
+        return pool_distance(queries.float(), self.pool.layers[layer], grid, self.share, self.radius, skip)
 
 
 @dataclass
@@ -82,13 +97,26 @@ def nearest_similarity(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 4
     return best
 
 
-def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank, grid: int) -> torch.Tensor:
-    """Per-image anomaly maps (B x grid x grid): mean over layers of upsampled 1 - max cos."""
+def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank | None, grid: int,
+                        evidence: PoolEvidence | None = None) -> torch.Tensor:
+    """Per-image anomaly maps (B x grid x grid): mean over layers of upsampled 1 - max cos.
+
+    With `evidence`, each patch takes the smaller of its reference distance and its robust
+    distance to the pool of other parts (see evidence.py); without a bank, the pool alone scores.
+    """
     total = None
-    for feature_map, bank_layer in zip(layers, bank.layers):
+    for index, feature_map in enumerate(layers):
         b, _, h, w = feature_map.shape
-        queries = flatten_patches(feature_map).to(bank_layer.dtype)
-        distance = (1.0 - nearest_similarity(queries, bank_layer)).view(b, 1, h, w)
+        queries = flatten_patches(feature_map)
+        distance = None
+        if bank is not None:
+            bank_layer = bank.layers[index]
+            distance = 1.0 - nearest_similarity(queries.to(bank_layer.dtype), bank_layer)
+        if evidence is not None and len(evidence.pool):
+            pooled = torch.cat([evidence.distance(queries[i * h * w : (i + 1) * h * w], index, (h, w), i)
+                                for i in range(b)])
+            distance = pooled if distance is None else torch.minimum(distance, pooled)
+        distance = distance.view(b, 1, h, w)
         upsampled = F.interpolate(distance, size=(grid, grid), mode="bilinear", align_corners=False)
         total = upsampled if total is None else total + upsampled
     return (total / len(layers)).squeeze(1)

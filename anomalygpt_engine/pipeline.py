@@ -12,14 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from anomalygpt_engine.backbones import Encoder, create_encoder
-from anomalygpt_engine.calibration import fit_boundary, tail_rule
+from anomalygpt_engine.calibration import Calibration, fit_boundary, tail_rule
 from anomalygpt_engine.config import EngineConfig
 from anomalygpt_engine.device import resolve_device, resolve_dtype
 from anomalygpt_engine.errors import ReferenceSetError
+from anomalygpt_engine.evidence import PatchPool
 from anomalygpt_engine.generators import drain
 from anomalygpt_engine.imageio import ensure_rgb_uint8
 from anomalygpt_engine.memory_bank import (
     PatchBank,
+    PoolEvidence,
     encode_images,
     flatten_patches,
     greedy_coreset,
@@ -28,6 +30,7 @@ from anomalygpt_engine.memory_bank import (
 )
 from anomalygpt_engine.reference_set import ReferenceSet
 from anomalygpt_engine.regions import find_regions
+from anomalygpt_engine.stream import StreamEvidence
 from anomalygpt_engine.synthesis import jitter, simulate
 from anomalygpt_engine.types import InspectionResult, Verdict
 
@@ -66,6 +69,7 @@ class Engine:
         self.llm_unavailable: str | None = None  # why the dialogue answers from the findings alone
         self._mode: str | None = None
         self._lock = threading.Lock()
+        self._banks: dict[int, tuple[PatchBank, PatchBank]] = {}  # reference banks moved to the device
         if self.config.num_threads:
             torch.set_num_threads(self.config.num_threads)
 
@@ -149,15 +153,21 @@ class Engine:
         with torch.inference_mode():
             return int(encoder.encode(batch).embedding.shape[-1])
 
-    def _score_maps(self, layers: list[torch.Tensor], bank: PatchBank | None) -> np.ndarray:
-        """Smoothed raw maps (B x S x S) for the configured mode: bank distance, decoder, or both."""
+    def _score_maps(self, layers: list[torch.Tensor], bank: PatchBank | None,
+                    evidence: PoolEvidence | None = None) -> np.ndarray:
+        """Smoothed raw maps (B x S x S) for the configured mode: bank (and pool) distance, decoder, or both."""
         size = self.config.image_size
-        if bank is None or self.mode == "zeroshot":
+        if (bank is None and evidence is None) or self.mode == "zeroshot":
             return self._smooth(self.decoder[0](layers, size))
-        maps = patch_distance_maps(layers, bank, size)
+        maps = patch_distance_maps(layers, bank, size, evidence)
         if self.mode == "fused":
             maps = maps.float() + self.config.fusion_weight * self.decoder[0](layers, size).to(maps.device)
         return self._smooth(maps)
+
+    def pool_evidence(self, pool: PatchPool, exclude: list[int | None] | None = None) -> PoolEvidence:
+        """How this engine reads a pool of other parts (lot or stream): share and position window."""
+        return PoolEvidence(pool.to(self.device, self.dtype), self.config.evidence_share,
+                            self.config.evidence_radius, exclude)
 
     # -- references -----------------------------------------------------------------------
     def build_references(self, images: Sequence[np.ndarray], product: str, description: str = "") -> ReferenceSet:
@@ -171,12 +181,20 @@ class Engine:
         if not images:
             raise ReferenceSetError(f"product {product!r}: at least one normal reference image is needed")
         images = [ensure_rgb_uint8(img) for img in images]
+        n_rot = len(self.config.rotations or (0,))
+        total = len(images) * n_rot + self._calibration_steps(len(images))
+        per_layer, embeddings = yield from self._encode_references(images, total)
+        bank = self._assemble_bank(per_layer, range(len(images) * n_rot), embeddings)
+        calibration = yield from self.calibrate_iter(images, per_layer, bank, None, len(images) * n_rot, total)
+        return ReferenceSet(product, images, bank, calibration, self.fingerprint(), description)
+
+    def _calibration_steps(self, n_refs: int) -> int:
+        return (6 if n_refs == 1 else 0) + self._simulation_count(n_refs)
+
+    def _encode_references(self, images: list[np.ndarray], total: int, offset: int = 0):
+        """Per-layer patch lists of every reference at every rotation, and the unrotated embeddings."""
         rotations = self.config.rotations or (0,)
         rotated = rotate_images(images, rotations)
-        # Jittered copies stand in for other good parts only when there is no other reference.
-        n_jitter = 6 if len(images) == 1 else 0
-        n_sim = self._simulation_count(len(images))
-        total = len(rotated) + n_jitter + n_sim
         per_layer: list[list[torch.Tensor]] = [[] for _ in self.config.layers]
         embeddings: list[torch.Tensor] = []
         done = 0
@@ -185,23 +203,31 @@ class Engine:
                 store.extend(flatten_patches(fm.unsqueeze(0)) for fm in feature_map)
             embeddings.append(encoded.embedding.float())
             done += count
-            yield Progress(done, total, f"Encoding references {done}/{len(rotated)}")
-        embedding_all = torch.cat(embeddings)[:: len(rotations)]
-        bank = self._assemble_bank(per_layer, range(len(rotated)), embedding_all)
-        normal = self._held_out_scores(per_layer, len(images), len(rotations))
+            yield Progress(offset + done, total,
+                           f"Encoding references: image {-(-done // len(rotations))} of {len(images)}")
+        return per_layer, torch.cat(embeddings)[:: len(rotations)]
+
+    def calibrate_iter(self, images: list[np.ndarray], per_layer: list[list[torch.Tensor]], bank: PatchBank,
+                       evidence: PoolEvidence | None, done: int, total: int):
+        """The product's boundary, from held-out references, jittered good variants and simulated
+        defects, all scored the way parts will be (with the same pool evidence, if any)."""
+        n_rot = len(self.config.rotations or (0,))
+        normal = self._held_out_scores(per_layer, len(images), n_rot, evidence)
+        # Jittered copies stand in for other good parts only when there is no other reference.
+        n_jitter = 6 if len(images) == 1 else 0
+        n_sim = self._simulation_count(len(images))
         rng = np.random.default_rng(self.config.seed)
         for index in range(n_jitter):
-            normal.append(float(self._raw_maps([jitter(images[index % len(images)], rng)], bank).max()))
+            normal.append(float(self._raw_maps([jitter(images[index % len(images)], rng)], bank, evidence).max()))
             done += 1
             yield Progress(done, total, f"Calibrating on good variants {index + 1}/{n_jitter}")
         anomaly: list[float] = []
         for index in range(n_sim):
             simulated = simulate(images[index % len(images)], rng)
-            anomaly.append(float(self._raw_maps([simulated.image], bank).max()))
+            anomaly.append(float(self._raw_maps([simulated.image], bank, evidence).max()))
             done += 1
             yield Progress(done, total, f"Calibrating on simulated defects {index + 1}/{n_sim}")
-        calibration = fit_boundary(np.array(normal), np.array(anomaly), tail_rule(len(images)))
-        return ReferenceSet(product, images, bank, calibration, self.fingerprint(), description)
+        return fit_boundary(np.array(normal), np.array(anomaly), tail_rule(len(images)))
 
     def _simulation_count(self, n_refs: int) -> int:
         return max(self.config.calibration_samples, min(3 * self.config.calibration_samples, 2 * n_refs))
@@ -219,7 +245,8 @@ class Engine:
             layers.append(stacked.to(self.device, self.dtype))
         return PatchBank(layers=layers, embeddings=embeddings.to(self.device, self.dtype))
 
-    def _held_out_scores(self, per_layer: list[list[torch.Tensor]], n_refs: int, n_rot: int) -> list[float]:
+    def _held_out_scores(self, per_layer: list[list[torch.Tensor]], n_refs: int, n_rot: int,
+                         evidence: PoolEvidence | None = None) -> list[float]:
         """Scores of references against banks that exclude them: the normal side of calibration.
 
         With several references: leave one reference (all its rotations) out. With one: query the
@@ -236,7 +263,7 @@ class Engine:
             # Held-out banks are searched exhaustively: a coreset per fold would cost more than it saves.
             bank = self._assemble_bank(per_layer, keep, torch.zeros(1, 1), subsample=False)
             layers = [self._as_map(store[ref * n_rot]) for store in per_layer]
-            scores.append(float(self._score_maps(layers, bank).max()))
+            scores.append(float(self._score_maps(layers, bank, evidence).max()))
         return scores
 
     def _as_map(self, flat: torch.Tensor) -> torch.Tensor:
@@ -251,10 +278,14 @@ class Engine:
             out = np.stack([cv2.GaussianBlur(m, (0, 0), sigma) for m in out])
         return out
 
-    def _raw_maps(self, images: Sequence[np.ndarray], bank: PatchBank) -> np.ndarray:
+    def _raw_maps(self, images: Sequence[np.ndarray], bank: PatchBank | None,
+                  evidence: PoolEvidence | None = None) -> np.ndarray:
         """Smoothed raw distance maps, B x S x S at the model input size."""
-        encoded = self.encoder.encode(self.encoder.preprocess(list(images), self.config.image_size))
-        return self._score_maps(encoded.layers, bank)
+        return self._score_maps(self.encode(images).layers, bank, evidence)
+
+    def encode(self, images: Sequence[np.ndarray]):
+        """Encoder output for RGB uint8 images at the configured size."""
+        return self.encoder.encode(self.encoder.preprocess(list(images), self.config.image_size))
 
     def _check_compatible(self, refs: ReferenceSet) -> None:
         if refs.fingerprint != self.fingerprint():
@@ -263,23 +294,49 @@ class Engine:
                 f"but the engine runs {self.fingerprint()}: rebuild the references"
             )
 
-    def inspect(self, image: np.ndarray, refs: ReferenceSet | None = None) -> InspectionResult:
+    def inspect(self, image: np.ndarray, refs: ReferenceSet | None = None,
+                stream: StreamEvidence | None = None) -> InspectionResult:
         """Decide OK / REVIEW / NG for one image and localise anomalies, on the calibrated scale.
 
         Without references (or in "zeroshot" mode) the decoder alone decides, on the calibration
-        learned when it was trained.
+        learned when it was trained. With `stream`, the product's recent good parts are evidence
+        too, the boundary is the stream's guarded one, and a part judged OK joins the stream.
         """
         if refs is None or self.mode == "zeroshot":
             return self._inspect_zero_shot(image, refs)
         self._check_compatible(refs)
         start = time.perf_counter()
         image = ensure_rgb_uint8(image)
-        bank = refs.bank if refs.bank.layers[0].device == self.device else refs.bank.to(self.device, self.dtype)
-        refs.bank = bank
-        encoded = self.encoder.encode(self.encoder.preprocess([image], self.config.image_size))
+        bank = self._bank_on_device(refs)
+        encoded = self.encode([image])
         self._check_feature_widths(encoded.layers, bank, refs.product)
-        raw = self._score_maps(encoded.layers, bank)[0]
-        return self._result(image, raw, refs, encoded.embedding[0], start)
+        evidence = None
+        calibration = refs.calibration
+        if stream is not None:
+            evidence = self.pool_evidence(stream.pool) if stream.pool_ready else None
+            calibration = stream.calibration(refs.calibration)
+        raw = self._score_maps(encoded.layers, bank, evidence)[0]
+        result = self._result(image, raw, refs, encoded.embedding[0], start, calibration=calibration)
+        if stream is not None:
+            stream.observe(encoded.layers, result)
+        return result
+
+    def _bank_on_device(self, refs: ReferenceSet) -> PatchBank:
+        """The set's bank on the engine's device, without changing the set the caller holds."""
+        if refs.bank.layers[0].device == self.device:
+            return refs.bank
+        cached = self._banks.get(id(refs.bank))
+        if cached is None or cached[0] is not refs.bank:
+            self._banks = {id(refs.bank): (refs.bank, refs.bank.to(self.device, self.dtype))}
+            cached = self._banks[id(refs.bank)]
+        return cached[1]
+
+    def inspect_lot(self, images: Sequence[np.ndarray], refs: ReferenceSet | None = None):
+        """Inspect a lot of parts of one product with each other as evidence (zero references
+        allowed); a generator of Progress and LotResult items, in image order. See lot.py."""
+        from anomalygpt_engine.lot import inspect_lot_iter
+
+        return inspect_lot_iter(self, images, refs)
 
     @staticmethod
     def _check_feature_widths(layers: list[torch.Tensor], bank: PatchBank, product: str) -> None:
@@ -299,8 +356,10 @@ class Engine:
         return self._result(image, raw, refs, encoded.embedding[0], start, zero_shot=True)
 
     def _result(self, image, raw: np.ndarray, refs: ReferenceSet | None, embedding, start: float,
-                zero_shot: bool = False) -> InspectionResult:
-        calibration = self.decoder[1] if zero_shot else refs.calibration
+                zero_shot: bool = False, calibration: Calibration | None = None,
+                mode: str | None = None) -> InspectionResult:
+        if calibration is None:
+            calibration = self.decoder[1] if zero_shot else refs.calibration
         calibrated = calibration.apply(raw)
         score = float(calibrated.max())
         height, width = image.shape[:2]
@@ -309,7 +368,7 @@ class Engine:
         full_map = cv2.resize(calibrated, (map_w, map_h), interpolation=cv2.INTER_LINEAR)
         regions = find_regions(full_map, scale=1.0 / factor) if score >= 0.5 else ()
         nearest = None
-        if refs is not None:
+        if refs is not None and refs.bank.embeddings.shape[-1] == embedding.shape[-1]:
             similarity = F.cosine_similarity(refs.bank.embeddings.float(), embedding.float().unsqueeze(0), dim=1)
             nearest = int(similarity.argmax())
         return InspectionResult(
@@ -320,7 +379,7 @@ class Engine:
             image_size=(width, height),
             product=refs.product if refs is not None else "",
             latency_ms=(time.perf_counter() - start) * 1000.0,
-            mode="zeroshot" if zero_shot else self.mode,
+            mode=mode or ("zeroshot" if zero_shot else self.mode),
             raw_score=float(raw.max()),
             nearest_reference=nearest,
             global_embedding=embedding.float().cpu().numpy(),

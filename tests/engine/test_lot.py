@@ -1,0 +1,54 @@
+"""Lot inspection on texture parts the tests make: repeated defects are still found, zero-shot works."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anomalygpt_engine import EngineError
+from anomalygpt_engine.lot import LotResult
+from anomalygpt_engine.pipeline import Progress
+from tests.engine.conftest import texture_part, with_defect
+
+
+def _lot_results(engine, images, refs=None):
+    items = list(engine.inspect_lot(images, refs))
+    assert any(isinstance(i, Progress) for i in items), "the lot reports progress"
+    results = [i for i in items if isinstance(i, LotResult)]
+    assert [r.index for r in results] == list(range(len(images)))
+    return [r.result for r in results]
+
+
+@pytest.fixture(scope="module")
+def lot_with_repeated_defect():
+    """Ten parts; the same defect at the same place in three of them."""
+    goods = [texture_part(seed) for seed in range(20, 27)]
+    bads = [with_defect(texture_part(seed), center=(70, 90)) for seed in range(30, 33)]
+    images = goods[:3] + bads[:1] + goods[3:5] + bads[1:] + goods[5:]
+    labels = [False] * 3 + [True] + [False] * 2 + [True, True] + [False] * 2
+    return images, labels
+
+
+def test_repeated_defect_is_found_in_every_part_with_references(engine, brick_refs, lot_with_repeated_defect):
+    images, labels = lot_with_repeated_defect
+    results = _lot_results(engine, images, brick_refs)
+    scores = np.array([r.score for r in results])
+    assert scores[labels].min() > scores[~np.array(labels)].max()
+    assert all(r.verdict.is_defective for r, bad in zip(results, labels) if bad)
+    assert all(r.mode == "lot" and r.product == "brick" for r in results)
+
+
+def test_zero_shot_lot_finds_the_repeated_defect(engine, lot_with_repeated_defect):
+    images, labels = lot_with_repeated_defect
+    results = _lot_results(engine, images)
+    scores = np.array([r.score for r in results])
+    assert scores[labels].min() > scores[~np.array(labels)].max()
+    flagged = [r.verdict.is_defective for r in results]
+    assert flagged == labels, "with no references the lot's own spread sets the boundary"
+    bad = results[3]
+    x, y, w, h = bad.regions[0].bbox
+    assert x <= 70 <= x + w and y <= 90 <= y + h
+
+
+def test_a_lot_without_references_needs_a_few_parts(engine):
+    with pytest.raises(EngineError):
+        list(engine.inspect_lot([texture_part(1), texture_part(2)]))
