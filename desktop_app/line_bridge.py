@@ -181,7 +181,10 @@ class LineBridge(LineStatusMixin, QObject):
             else:
                 self.gige.request_frame(request)
             return
-        item = c.camera.capture() if source == "camera" else self._next_file()
+        if source == "camera":  # only a running camera: its last frame would be a stale part
+            item = c.camera.capture() if c.camera.is_open else None
+        else:
+            item = self._next_file()
         if item is None:
             self._finish_error(request, "no camera frame" if source == "camera" else "no image to inspect")
             return

@@ -254,3 +254,25 @@ def test_plc_dropping_mid_cycle_leaves_the_station_consistent_and_says_so(
         assert station.controller.counts.total == 0  # no frame, no inspection: nothing half-recorded
     finally:
         station.shutdown(save=False)
+
+
+def test_trigger_takes_the_station_camera_frame(qtbot, engine, calibrated_data_dir, broker, tmp_path):
+    from tests.app.test_capture import write_video
+
+    video = tmp_path / "camera.avi"
+    write_video(video, frames=300, size=(320, 240))
+    settings = line_settings(broker.port, tmp_path, trigger_source="camera").with_changes(camera_source=str(video))
+    station = make_station(qtbot, engine, settings)
+    try:
+        line = station.line
+        qtbot.waitUntil(lambda: line.status.opcua_ok, timeout=30_000)
+        (closed,) = run_plc(qtbot, line.server.endpoint, ["no-camera"])
+        assert closed.result == "ERROR" and "no camera frame" in closed.error  # never a stale frame
+        with qtbot.waitSignal(station.camera.frameReady, timeout=10_000):
+            station.controller.toggle_camera()
+        (shot,) = run_plc(qtbot, line.server.endpoint, ["from-camera"])
+        assert shot.result in ("OK", "NG", "REVIEW")
+        record = next(r for r in station.controller.records.values() if r.source == "plc")
+        assert record.image.shape == (240, 320, 3)
+    finally:
+        station.shutdown(save=False)
