@@ -5,7 +5,9 @@ Everything here is cheap and GUI-side; model work and file decoding go to the En
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -24,6 +26,19 @@ from desktop_app.widgets.verdict_banner import SessionCounts
 from desktop_app.worker import InspectionRecord
 
 log = logging.getLogger(__name__)
+_PATHLIKE = re.compile(r"^(?P<path>[^:]*[/\\.][^:]*|[A-Za-z]:[^:]*): (?P<reason>.+)$", re.DOTALL)
+
+
+def describe_failure(message: str, item: object = None) -> tuple[str, str, str]:
+    """(banner word, reason, file name) for a failed inspection.
+
+    The engine's image errors read "<path>: <reason>": that is NO IMAGE (nothing to judge);
+    anything else (a model or reference failure) is ERROR."""
+    match = _PATHLIKE.match(message)
+    if match and not message.startswith(("Inspection failed", "Lot inspection failed")):
+        return "NO IMAGE", match.group("reason"), Path(match.group("path")).name
+    name = Path(item).name if isinstance(item, (str, Path)) else ""
+    return "ERROR", message, name
 
 
 def _load_compatible(repo: ReferenceRepository, name: str, engine: Engine) -> ReferenceSet | None:
@@ -57,6 +72,8 @@ class InspectionController(SourcesMixin, QObject):
         self.refs: ReferenceSet | None = None
         self.counts = SessionCounts()
         self.records: OrderedDict[int, InspectionRecord] = OrderedDict()
+        self.failed: dict[Path, str] = {}  # unreadable files of this session -> the message
+        self._batch_errors_before = 0
         self.current: InspectionRecord | None = None
         self.images: list[Path] = []
         self.index = -1
@@ -248,17 +265,18 @@ class InspectionController(SourcesMixin, QObject):
 
         return (self.client.inspect(item, self.refs, source)
                 .success(lambda record: (done(), self._record_arrived(record, batch=False)))
-                .failure(lambda message: (done(), self.window.show_message(message))))
+                .failure(lambda message: (done(), self._inspection_failed(message, item))))
 
     def inspect_paths(self, paths: list[Path], source: str = "batch") -> Request | None:
         """A batch: records arrive one by one, the view shows the newest at most every DISPLAY_MS."""
         if not self._ready():
             return None
         self.window.controls.show_batch(0, len(paths), f"0/{len(paths)}")
+        self._batch_errors_before = self.counts.errors
         self.batch_request = (self.client.inspect_batch(paths, self.refs, source)
                               .each(lambda record: self._record_arrived(record, batch=True))
                               .progress(self.window.controls.show_batch)
-                              .failure(self.window.show_message)
+                              .failure(lambda message: self._inspection_failed(message, None, batch=True))
                               .success(self._on_batch_finished))
         return self.batch_request
 
@@ -282,6 +300,28 @@ class InspectionController(SourcesMixin, QObject):
                 self._display.start()
         else:
             self._show(record)
+            result = record.result  # replaces any stale line (an earlier error) in the status bar
+            self.window.show_message(f"{record.name}: {result.verdict.value} {result.score:.2f}")
+
+    def _inspection_failed(self, message: str, item: object, batch: bool = False) -> None:
+        """Nothing was judged: NO IMAGE / ERROR on the banner (never the last part's verdict),
+        counted apart, the reason in the status bar."""
+        word, reason, name = describe_failure(message, item)
+        self.counts.errors += 1
+        self.window.counters.show_counts(self.counts)
+        path = Path(item) if isinstance(item, (str, Path)) else None
+        if path is not None:
+            self.failed[path] = message
+        self.window.show_message(message)
+        if batch and self._display.isActive():
+            return  # a batch's newest result is about to be shown; the status bar keeps the error
+        self._latest = None
+        self.current = None
+        self.window.view.clear(f"<h2>{word}: {html.escape(name or 'not inspected')}</h2>"
+                               f"<p>{html.escape(reason)}</p><p>Nothing was judged; the part was not counted "
+                               "as OK or NG. Check the file or the camera, then inspect again.</p>")
+        self.window.banner.show_error(word, reason, name)
+        self.window.chat.show_inspection(None)
 
     def _show_latest(self) -> None:
         if self._latest is not None:
@@ -307,12 +347,15 @@ class InspectionController(SourcesMixin, QObject):
         self._show_latest()
         self.window.controls.hide_batch()
         state = "cancelled after" if cancelled else "finished:"
-        self.window.show_message(f"Batch {state} {done} image(s) inspected")
+        errors = self.counts.errors - self._batch_errors_before
+        unreadable = f", {errors} not inspected (unreadable or failed)" if errors else ""
+        self.window.show_message(f"Batch {state} {done} image(s) handled{unreadable}")
         self.batchDone.emit(done, cancelled)
 
     def reset_counters(self) -> None:
         self.counts = SessionCounts()
         self.window.counters.show_counts(self.counts)
+        self.failed.clear()
 
     # -- chat ------------------------------------------------------------------------------
     def ask(self, inspection_id: int, question: str) -> None:

@@ -114,7 +114,9 @@ class InspectionView(QWidget):
         self._clear_overlays()
         self._title.setText(title, color=MUTED, size="10pt")
 
-    def clear(self) -> None:
+    def clear(self, text: str = "") -> None:
+        """The empty page; `text` (rich text) replaces the first-run hints, e.g. why nothing was inspected."""
+        self.empty.setText(text or EMPTY_TEXT)
         self.stack.setCurrentWidget(self.empty)
         self.result = None
 

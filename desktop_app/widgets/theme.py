@@ -14,6 +14,8 @@ VERDICT_COLOURS = {  # background, text
     "NG": ("#c62828", "#ffffff"),
     "READY": ("#37474f", "#e0e6ea"),
     "BUSY": ("#455a64", "#e0e6ea"),
+    "NO IMAGE": ("#6a1b9a", "#ffffff"),  # nothing was inspected: never green, never a defect colour
+    "ERROR": ("#6a1b9a", "#ffffff"),
 }
 BACKGROUND = "#1e2329"
 PANEL = "#262c33"

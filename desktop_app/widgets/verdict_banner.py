@@ -22,11 +22,15 @@ from desktop_app.widgets.theme import VERDICT_COLOURS
 
 @dataclass
 class SessionCounts:
-    """Counts since the last explicit reset; REVIEW parts are not counted as yield."""
+    """Counts since the last explicit reset; REVIEW parts are not counted as yield.
+
+    `errors` (unreadable images, failed inspections) are counted apart: no part was judged, so they
+    are neither in `total` nor in the yield."""
 
     ok: int = 0
     review: int = 0
     ng: int = 0
+    errors: int = 0
 
     @property
     def total(self) -> int:
@@ -36,13 +40,14 @@ class SessionCounts:
     def yield_percent(self) -> float | None:
         return 100.0 * self.ok / self.total if self.total else None
 
-    def add(self, verdict: Verdict) -> None:
+    def add(self, verdict: Verdict, step: int = 1) -> None:
+        """Count a verdict (`step=-1` takes one back, when a re-inspection replaces it)."""
         if verdict is Verdict.OK:
-            self.ok += 1
+            self.ok = max(0, self.ok + step)
         elif verdict is Verdict.REVIEW:
-            self.review += 1
+            self.review = max(0, self.review + step)
         else:
-            self.ng += 1
+            self.ng = max(0, self.ng + step)
 
 
 class VerdictBanner(QFrame):
@@ -79,7 +84,8 @@ class VerdictBanner(QFrame):
     def _paint(self, key: str) -> None:
         background, foreground = VERDICT_COLOURS[key]
         self.verdict_label.setStyleSheet(
-            f"background:{background}; color:{foreground}; font-size:44pt; font-weight:bold;"
+            f"background:{background}; color:{foreground}; font-size:{44 if len(key) <= 6 else 32}pt;"
+            " font-weight:bold;"
             "border-radius:6px; padding:4px 24px;"
         )
         self.setProperty("verdict", key)
@@ -87,12 +93,21 @@ class VerdictBanner(QFrame):
     def show_result(self, result: InspectionResult, name: str) -> None:
         key = result.verdict.value
         self._paint(key)
+        self.setToolTip("")
         self.verdict_label.setText(key)
         self.score_label.setText(f"Score {result.score:.2f}   (boundary 0.50)")
         where = ", ".join(r.location for r in result.regions[:3])
         count = len(result.regions)
         found = f"{count} region{'s' if count != 1 else ''}: {where}" if count else "no anomalous region"
         self.detail_label.setText(f"{found}  ·  {result.latency_ms:.0f} ms  ·  {result.product}  ·  {name}")
+
+    def show_error(self, word: str, reason: str, name: str = "") -> None:
+        """NO IMAGE / ERROR: nothing was judged, and the previous part's verdict must not stay up."""
+        self._paint(word)
+        self.verdict_label.setText(word)
+        self.score_label.setText(reason)
+        self.detail_label.setText(f"Not inspected  ·  {name}" if name else "Not inspected")
+        self.setToolTip(f"{name}: {reason}" if name else reason)
 
     def show_busy(self, message: str) -> None:
         self._paint("BUSY")
@@ -121,26 +136,31 @@ class CountersPanel(QFrame):
         grid.setVerticalSpacing(0)
         self.values: dict[str, QLabel] = {}
         for column, (key, title) in enumerate(
-            [("total", "Total"), ("ok", "OK"), ("ng", "NG"), ("review", "Review"), ("yield", "Yield")]
+            [("total", "Total"), ("ok", "OK"), ("ng", "NG"), ("review", "Review"), ("errors", "Error"),
+             ("yield", "Yield")]
         ):
             caption = QLabel(title.upper())
             caption.setObjectName("counterCaption")
             value = QLabel("0" if key != "yield" else "–")
             value.setObjectName(f"counter_{key}")
             value.setProperty("counter", True)
-            row = 2 * (column // 3)
-            grid.addWidget(caption, row, column % 3, Qt.AlignmentFlag.AlignHCenter)
-            grid.addWidget(value, row + 1, column % 3, Qt.AlignmentFlag.AlignHCenter)
+            row, col = (0, column) if column < 4 else (2, column - 4)
+            span = 2 if key == "yield" else 1
+            grid.addWidget(caption, row, col, 1, span, Qt.AlignmentFlag.AlignHCenter)
+            grid.addWidget(value, row + 1, col, 1, span, Qt.AlignmentFlag.AlignHCenter)
             self.values[key] = value
+        self.values["errors"].setToolTip("Unreadable images and failed inspections: no part was judged, "
+                                         "so they are not in the total or the yield")
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Reset the session counters to zero (Ctrl+Shift+R)")
         self.reset_button.clicked.connect(self.resetRequested)
-        grid.addWidget(self.reset_button, 2, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.reset_button, 2, 3, 2, 1, Qt.AlignmentFlag.AlignVCenter)
 
     def show_counts(self, counts: SessionCounts) -> None:
         self.values["total"].setText(str(counts.total))
         self.values["ok"].setText(str(counts.ok))
         self.values["ng"].setText(str(counts.ng))
         self.values["review"].setText(str(counts.review))
+        self.values["errors"].setText(str(counts.errors))
         value = counts.yield_percent
         self.values["yield"].setText("–" if value is None else f"{value:.1f} %")
