@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from anomalygpt_engine import Engine, EngineError, ReferenceSet
+from anomalygpt_engine import Engine, EngineError, ReferenceSet, Verdict
 from desktop_app.capture import CameraSource, HotFolderWatcher
 from desktop_app.client import EngineClient
 from desktop_app.controller_sources import SourcesMixin
@@ -26,6 +26,7 @@ from desktop_app.widgets.verdict_banner import SessionCounts
 from desktop_app.worker import InspectionRecord
 
 log = logging.getLogger(__name__)
+REINSPECTION = "re-inspection"  # the source of an explicit re-inspection (live record and history)
 _PATHLIKE = re.compile(r"^(?P<path>[^:]*[/\\.][^:]*|[A-Za-z]:[^:]*): (?P<reason>.+)$", re.DOTALL)
 
 
@@ -74,6 +75,9 @@ class InspectionController(SourcesMixin, QObject):
         self.records: OrderedDict[int, InspectionRecord] = OrderedDict()
         self.failed: dict[Path, str] = {}  # unreadable files of this session -> the message
         self._batch_errors_before = 0
+        # What this session inspected, by file: browsing shows these instead of inspecting again.
+        self.seen: dict[Path, tuple[int, Verdict]] = {}  # path -> (record id, verdict)
+        self.in_flight: set[Path] = set()
         self.current: InspectionRecord | None = None
         self.images: list[Path] = []
         self.index = -1
@@ -99,6 +103,7 @@ class InspectionController(SourcesMixin, QObject):
         act("capture").triggered.connect(self.capture_or_next)
         act("next").triggered.connect(lambda: self.step(+1))
         act("previous").triggered.connect(lambda: self.step(-1))
+        act("reinspect").triggered.connect(self.reinspect)
         act("open_image").triggered.connect(self._open_image_dialog)
         act("inspect_folder").triggered.connect(self._open_folder_dialog)
         act("mark_good").triggered.connect(lambda: self.mark_good(self.product))
@@ -114,6 +119,7 @@ class InspectionController(SourcesMixin, QObject):
         c.cancelRequested.connect(self.cancel)
         c.previousRequested.connect(lambda: self.step(-1))
         c.nextRequested.connect(lambda: self.step(+1))
+        c.reinspectRequested.connect(self.reinspect)
         c.hotFolderToggled.connect(self.set_hot_folder)
         c.referenceToggled.connect(lambda _on: self._show(self.current) if self.current else None)
         w.counters.resetRequested.connect(self.reset_counters)
@@ -259,9 +265,13 @@ class InspectionController(SourcesMixin, QObject):
         if not self._ready():
             return None
         self.pending += 1
+        path = Path(item) if isinstance(item, (str, Path)) else None
+        if path is not None:
+            self.in_flight.add(path)
 
         def done() -> None:
             self.pending = max(0, self.pending - 1)
+            self.in_flight.discard(path)
 
         return (self.client.inspect(item, self.refs, source)
                 .success(lambda record: (done(), self._record_arrived(record, batch=False)))
@@ -287,7 +297,34 @@ class InspectionController(SourcesMixin, QObject):
         if self.chat_request is not None:
             self.cancel_chat()
 
+    def reinspect(self) -> Request | None:
+        """The explicit re-inspection of what is on screen (or the list's current file): its new
+        result replaces the old one in the counters, and the record is marked as a re-inspection."""
+        item: np.ndarray | Path | None = None
+        if self.current is not None:
+            item = self.current.path if self.current.path is not None else self.current.image
+        elif 0 <= self.index < len(self.images):
+            item = self.images[self.index]
+        if item is None:
+            self.window.show_message("Nothing to re-inspect: inspect an image first")
+            return None
+        return self.inspect(item, REINSPECTION)
+
+    def _replace_count(self, record: InspectionRecord) -> None:
+        """A re-inspection takes back the earlier verdict (or error) of the same file."""
+        if record.source != REINSPECTION or record.path is None:
+            return
+        earlier = self.seen.get(record.path)
+        if earlier is not None:
+            self.counts.add(earlier[1], step=-1)
+        elif self.failed.pop(record.path, None) is not None:
+            self.counts.errors = max(0, self.counts.errors - 1)
+
     def _record_arrived(self, record: InspectionRecord, batch: bool) -> None:
+        self._replace_count(record)
+        if record.path is not None:
+            self.seen[record.path] = (record.id, record.result.verdict)
+            self.failed.pop(record.path, None)
         self.counts.add(record.result.verdict)
         self.window.counters.show_counts(self.counts)
         self.records[record.id] = record
@@ -306,15 +343,22 @@ class InspectionController(SourcesMixin, QObject):
     def _inspection_failed(self, message: str, item: object, batch: bool = False) -> None:
         """Nothing was judged: NO IMAGE / ERROR on the banner (never the last part's verdict),
         counted apart, the reason in the status bar."""
-        word, reason, name = describe_failure(message, item)
-        self.counts.errors += 1
-        self.window.counters.show_counts(self.counts)
         path = Path(item) if isinstance(item, (str, Path)) else None
+        if path is None or path not in self.failed:  # failing again on re-inspection is one error
+            self.counts.errors += 1
+        if path is not None and path in self.seen:  # re-inspected, and now it cannot be read
+            self.counts.add(self.seen.pop(path)[1], step=-1)
+        self.window.counters.show_counts(self.counts)
         if path is not None:
             self.failed[path] = message
         self.window.show_message(message)
         if batch and self._display.isActive():
             return  # a batch's newest result is about to be shown; the status bar keeps the error
+        self._show_failure(message, item)
+
+    def _show_failure(self, message: str, item: object) -> None:
+        word, reason, name = describe_failure(message, item)
+        self.window.show_message(message)
         self._latest = None
         self.current = None
         self.window.view.clear(f"<h2>{word}: {html.escape(name or 'not inspected')}</h2>"
@@ -328,7 +372,7 @@ class InspectionController(SourcesMixin, QObject):
             record, self._latest = self._latest, None
             self._show(record)
 
-    def _show(self, record: InspectionRecord) -> None:
+    def _show(self, record: InspectionRecord, recorded: bool = False) -> None:
         self.current = record
         result = record.result
         refs = self.refs if self.refs is not None and self.refs.product == record.product else None
@@ -337,7 +381,12 @@ class InspectionController(SourcesMixin, QObject):
             reference = refs.images[result.nearest_reference]
         title = f"{record.name}  ·  {result.image_size[0]}×{result.image_size[1]}"
         self.window.view.show_result(record.image, result, title, reference)
-        self.window.banner.show_result(result, record.name)
+        name = record.name
+        if record.source == REINSPECTION:
+            name += "  ·  re-inspection"
+        if recorded:
+            name += "  ·  recorded result"
+        self.window.banner.show_result(result, name)
         self.window.chat.show_inspection(record.id, record.name)
         self.recordShown.emit(record)
 
@@ -356,6 +405,7 @@ class InspectionController(SourcesMixin, QObject):
         self.counts = SessionCounts()
         self.window.counters.show_counts(self.counts)
         self.failed.clear()
+        self.seen.clear()  # a new session: browsing inspects (and counts) again
 
     # -- chat ------------------------------------------------------------------------------
     def ask(self, inspection_id: int, question: str) -> None:

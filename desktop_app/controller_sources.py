@@ -20,14 +20,42 @@ class SourcesMixin:
         self.images, self.index = list(paths), index
 
     def step(self, delta: int) -> None:
-        """Next/previous image of the current list (a folder, or the demo samples on first run)."""
+        """Next/previous image of the current list (a folder, or the demo samples on first run).
+
+        Browsing never counts twice: an image inspected in this session shows its recorded result;
+        only one not yet inspected is inspected. The list does not wrap round (Re-inspect is explicit)."""
         if not self.images:
             self.set_images(demo_test_images())
         if not self.images:
             self.window.show_message("No image list: open an image or a folder first")
             return
-        self.index = (self.index + delta) % len(self.images)
-        self.inspect(self.images[self.index], "file")
+        target = max(0, self.index + delta) if self.index >= 0 or delta > 0 else 0
+        if target >= len(self.images):
+            self.window.show_message(
+                f"End of the list: all {len(self.images)} image(s) visited. Open more images, or Re-inspect (Ctrl+I)")
+            return
+        if target == self.index and delta < 0:
+            self.window.show_message("First image of the list")
+            return
+        self.index = target
+        self.show_or_inspect(self.images[target])
+
+    def show_or_inspect(self, path: Path) -> None:
+        """The recorded result when this session already inspected `path`, else inspect it once."""
+        key = Path(path)
+        seen = self.seen.get(key)
+        if key in self.in_flight:
+            self.window.show_message(f"{key.name} is being inspected…")
+        elif seen is not None and seen[0] in self.records:
+            self._show(self.records[seen[0]], recorded=True)
+            self.window.show_message(f"{key.name}: result recorded earlier in this session (Ctrl+I re-inspects)")
+        elif seen is not None:
+            self.window.banner.show_ready(f"{key.name}: {seen[1].value}, inspected earlier in this session")
+            self.window.show_message(f"{key.name} was inspected earlier (result no longer on screen; Ctrl+I re-inspects)")
+        elif key in self.failed:
+            self._show_failure(self.failed[key], key)
+        else:
+            self.inspect(key, "file")
 
     def capture_or_next(self) -> None:
         """Space: a camera frame when the camera runs, else the next image of the list."""

@@ -32,6 +32,7 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "capture": ("Inspect", "Capture / inspect", "Space"),
     "next": ("Inspect", "Next image", "Right"),
     "previous": ("Inspect", "Previous image", "Left"),
+    "reinspect": ("Inspect", "Re-inspect the current image", "Ctrl+I"),
     "mark_good": ("Inspect", "Mark as good (add to references)", "Ctrl+G"),
     "cancel": ("Inspect", "Cancel batch / answer", "Esc"),
     "camera": ("Inspect", "Start / stop camera", "F5"),

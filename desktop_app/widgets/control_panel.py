@@ -42,6 +42,7 @@ class ControlPanel(QWidget):
     cancelRequested = Signal()
     previousRequested = Signal()
     nextRequested = Signal()
+    reinspectRequested = Signal()
     hotFolderToggled = Signal(bool)
 
     def __init__(self, counters: QWidget | None = None, parent: QWidget | None = None) -> None:
@@ -90,6 +91,10 @@ class ControlPanel(QWidget):
         self.previous_button.clicked.connect(self.previousRequested)
         self.next_button = QPushButton("Next ▶")
         self.next_button.clicked.connect(self.nextRequested)
+        self.reinspect_button = QPushButton("Re-inspect  (Ctrl+I)")
+        self.reinspect_button.setToolTip("Inspect the image on screen again; the new result replaces the old one "
+                                         "in the counters and is recorded as a re-inspection")
+        self.reinspect_button.clicked.connect(self.reinspectRequested)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -145,6 +150,7 @@ class ControlPanel(QWidget):
         row.addWidget(self.previous_button)
         row.addWidget(self.next_button)
         layout.addLayout(row)
+        layout.addWidget(self.reinspect_button)
         layout.addWidget(self.progress)
         layout.addWidget(self.cancel_button)
         section("Hot folder")
