@@ -5,6 +5,11 @@ Per test image, with k references: "Is there any anomaly in the image?", "Where 
 accuracy (the first place the answer names is the 3x3 cell of the mask centroid), contradictions of
 the first answer's verdict in later sentences, latency of the LLM (first token, tokens/s), and the
 LLM's own Yes/No (AnomalyGPT's route) against the calibrated verdict on the same images.
+
+The conversation runs through the expert session (issue 14): every image the engine flags also gets
+TYPE_QUESTION, and the coarse type it names is scored against the folder's defect type mapped onto
+the taxonomy (expert/taxonomy.py); empty answers and sentences repeated within a conversation are
+counted.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from anomalygpt_engine.regions import location_phrase
 SCRIPT = (VERDICT_QUESTION, "Where is the anomaly?", "How large is it?")
 FOLLOW_UP_YES = "What does the anomaly look like?"
 FOLLOW_UP_NO = "Are you sure the part is free of defects?"
+TYPE_QUESTION = "What kind of defect is it?"
 _PLACE = re.compile(r"\b(top left|top right|bottom left|bottom right|top|bottom|left|right|center|centre|middle)\b")
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 
@@ -54,9 +60,14 @@ class ConversationRecord:
     contradictions: int
     answers: list[str]
     turn_stats: list[dict] = field(default_factory=list)
+    defect_type: str = "good"  # the folder's name
+    type_truth: str | None = None  # the folder's type on the coarse taxonomy
+    type_said: str | None = None  # the type the answer named; None: unclear or not asked
+    repeats: int = 0
+    empty_answers: int = 0
 
 
-def converse(session: DialogueSession) -> tuple[list[str], list[dict]]:
+def converse(session: DialogueSession, ask_type: bool = False) -> tuple[list[str], list[dict]]:
     answers, stats = [], []
     for question in SCRIPT:
         answers.append(session.answer(question))
@@ -64,7 +75,37 @@ def converse(session: DialogueSession) -> tuple[list[str], list[dict]]:
     follow = FOLLOW_UP_YES if polarity(_SENTENCES.split(answers[0])[0]) else FOLLOW_UP_NO
     answers.append(session.answer(follow))
     stats.append(dict(session.last_stats))
+    if ask_type:
+        answers.append(session.answer(TYPE_QUESTION))
+        stats.append(dict(session.last_stats))
     return answers, stats
+
+
+def said_type(answer: str) -> str | None:
+    """The coarse type an answer names first; None when it says the type is unclear."""
+    from anomalygpt_engine.expert.taxonomy import TYPE_WORDS
+
+    lowered = answer.lower()
+    hits = [(lowered.find(f"like {words}"), kind.value) for kind, words in TYPE_WORDS.items()]
+    unclear = lowered.find("unclear type")
+    hits = [(at, kind) for at, kind in hits if at >= 0]
+    if not hits or (0 <= unclear < min(hits)[0]):
+        return None
+    return min(hits)[1]
+
+
+def count_repeats(answers: list[str]) -> int:
+    """Sentences (of 12+ characters) said twice in one conversation."""
+    seen: set[str] = set()
+    repeats = 0
+    for answer in answers:
+        for sentence in _SENTENCES.split(answer):
+            key = re.sub(r"\W+", " ", sentence.lower()).strip()
+            if len(key) < 12:
+                continue
+            repeats += key in seen
+            seen.add(key)
+    return repeats
 
 
 def count_contradictions(answers: list[str], said_yes: bool | None) -> int:
@@ -83,10 +124,14 @@ def count_contradictions(answers: list[str], said_yes: bool | None) -> int:
 def run_image(engine, refs, sample, category: str, llm_verdict: bool = True) -> ConversationRecord:
     from anomalygpt_engine.imageio import load_image
 
+    from anomalygpt_engine.expert.session import expert_chat
+    from anomalygpt_engine.expert.taxonomy import taxonomy_for
+
     image = load_image(sample.path)
     result = engine.inspect(image, refs)
-    session = engine.chat(result, refs)
-    answers, stats = converse(session)
+    session = expert_chat(engine, result, refs, image)
+    answers, stats = converse(session, ask_type=result.is_defective)
+    truth_type = taxonomy_for(sample.defect_type) if sample.is_anomalous else None
     said_yes = polarity(_SENTENCES.split(answers[0])[0])
     truth = mask_cell(sample.load_mask(image.shape[:2])) if sample.is_anomalous else None
     return ConversationRecord(
@@ -95,6 +140,9 @@ def run_image(engine, refs, sample, category: str, llm_verdict: bool = True) -> 
         llm_yes_prob=session.llm_verdict() if llm_verdict else None,
         location_truth=truth, location_said=said_location(answers[1]),
         contradictions=count_contradictions(answers, said_yes), answers=answers, turn_stats=stats,
+        defect_type=sample.defect_type, type_truth=truth_type.value if truth_type else None,
+        type_said=said_type(answers[-1]) if result.is_defective else None,
+        repeats=count_repeats(answers), empty_answers=sum(not a.strip() for a in answers),
     )
 
 
@@ -134,6 +182,29 @@ def summarise(records: list[ConversationRecord]) -> dict:
         "llm_calibrated_agreement": (sum((r.llm_yes_prob > 0.5) == r.calibrated_defective for r in llm) / len(llm))
         if llm else None,
         "unanswered_yes_no": sum(r.said_yes is None for r in records),
+        **type_summary(records),
+    }
+
+
+def type_summary(records: list[ConversationRecord]) -> dict:
+    """Type accuracy on the detected defects (an unclear type counts as wrong), answer rate, repeats."""
+    typed = [r for r in records if r.is_anomalous and r.calibrated_defective and r.type_truth]
+    named = [r for r in typed if r.type_said]
+    answers = sum(len(r.answers) for r in records)
+    per_type: dict[str, list[int]] = {}
+    for r in typed:
+        per_type.setdefault(r.type_truth, [0, 0])
+        per_type[r.type_truth][0] += r.type_said == r.type_truth
+        per_type[r.type_truth][1] += 1
+    return {
+        "type_images": len(typed),
+        "type_accuracy": sum(r.type_said == r.type_truth for r in typed) / max(1, len(typed)),
+        "type_named_rate": len(named) / max(1, len(typed)),  # answers that named a type (not "unclear")
+        "type_accuracy_named": sum(r.type_said == r.type_truth for r in named) / max(1, len(named)),
+        "type_per_truth": {k: f"{v[0]}/{v[1]}" for k, v in sorted(per_type.items())},
+        "answer_rate": (answers - sum(r.empty_answers for r in records)) / max(1, answers),
+        "empty_answers": int(sum(r.empty_answers for r in records)),
+        "repeats": int(sum(r.repeats for r in records)),
     }
 
 
@@ -159,7 +230,8 @@ def evaluate_dialogue(
                 seed_records.append(run_image(engine, refs, sample, category.root.name, llm_verdict))
             done = summarise(seed_records)
             yield (f"seed {seed} {category.root.name}: yes/no {done['yes_no_accuracy']:.3f} "
-                   f"location {done['location_accuracy']:.3f} contradictions {done['contradictions']}")
+                   f"location {done['location_accuracy']:.3f} contradictions {done['contradictions']} "
+                   f"type {done['type_accuracy']:.3f} of {done['type_images']} repeats {done['repeats']}")
         per_seed[str(seed)] = summarise(seed_records)
         records += seed_records
     summary = summarise(records)
