@@ -38,6 +38,16 @@ class Station(QObject):
     thread (a plain Python receiver would run them in the worker thread).
     """
 
+    def _configure_evidence(self) -> None:
+        """Lot evidence for folder batches and stream evidence per product, as the settings say."""
+        from desktop_app.paths import user_data_dir
+        from desktop_app.streams import StationStreams
+
+        worker = self.client.worker
+        worker.lot_evidence = self.settings.lot_evidence
+        worker.streams = (StationStreams(engine_config(self.settings), user_data_dir() / "streams")
+                          if self.settings.stream_evidence else None)
+
     def __init__(self, settings=None, engine=None, record_history: bool = True) -> None:
         super().__init__()
         from desktop_app.capture import CameraSource, HotFolderWatcher
@@ -59,6 +69,7 @@ class Station(QObject):
         # the one product catalog: reference manager, calibration, confirmations and history use it
         self.repo = StationCatalog(FolderReferenceRepository(), lambda: self.operator, self.history)
         self.client = EngineClient(engine_config(self.settings), engine, recorder=self.history, catalog=self.repo)
+        self._configure_evidence()
         self.camera = CameraSource()
         self.hot_folder = HotFolderWatcher()
         self.window = MainWindow(self.repo)
@@ -169,7 +180,11 @@ class Station(QObject):
 
     def apply_settings(self, settings) -> None:
         engine_changed = settings.engine_overrides() != self.settings.engine_overrides()
+        evidence_changed = (settings.lot_evidence, settings.stream_evidence) != (
+            self.settings.lot_evidence, self.settings.stream_evidence)
         self.settings = self.controller.settings = settings
+        if evidence_changed:  # plain attribute swaps the worker reads between parts
+            self._configure_evidence()
         self.window.controls.hot_label.setText(settings.hot_folder or "No hot folder set (File ▸ Settings)")
         if self.hot_folder.is_watching:  # restart on the new folder only when asked to
             self.window.controls.hot_button.setChecked(False)
@@ -199,6 +214,8 @@ class Station(QObject):
         self.camera.stop()
         self.line.shutdown()
         self.client.stop()
+        if self.client.worker.streams is not None:  # the worker thread has stopped: safe to touch
+            self.client.worker.streams.save_all()
         if self.history is not None:
             self.history.close()
         if save:

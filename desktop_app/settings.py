@@ -33,6 +33,10 @@ class Settings:
     camera_source: str = "0"  # device index ("0") or URL ("rtsp://...", "http://...")
     continuous_interval_ms: int = 1000  # pause between inspections in continuous camera mode
     hot_folder: str = ""
+    # Evidence from other parts (README "Verdicts"): folder batches score each part with the others of
+    # its lot; stream evidence learns each product's good-part spread from the parts judged OK.
+    lot_evidence: bool = True
+    stream_evidence: bool = False
     current_product: str = ""
     heatmap_opacity: int = 60  # percent
     window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()

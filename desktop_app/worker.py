@@ -24,11 +24,14 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from anomalygpt_engine import Engine, EngineConfig, EngineError, InspectionResult, ReferenceSet, load_image
+from anomalygpt_engine.lot import MIN_LOT, LotResult
 from anomalygpt_engine.types import DECISION_BOUNDARY
 from desktop_app.history.recorder import StationRecorder, Trace
+from desktop_app.streams import StationStreams
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
+LOT_SIZE = 100  # parts per lot in a folder batch: evidence enough, memory and time bounded
 _threads: list[QThread] = []  # every QThread the station starts, so tests can prove none outlives its owner
 
 
@@ -119,6 +122,8 @@ class EngineWorker(QObject):
         self._sessions: dict[int, Any] = {}
         self._keys: dict[int, int | str] = {}  # inspection id -> history key, for its chat turns
         self._traces: dict[int, tuple[ReferenceSet, Trace]] = {}  # id(refs) -> trace, one per set
+        self.lot_evidence = True  # folder batches use each other as evidence (set from settings)
+        self.streams: StationStreams | None = None  # stream evidence per product, when switched on
 
     def _cancelled(self, request: int) -> bool:
         return request <= self.cancel_upto or request in self.cancelled_ids
@@ -175,7 +180,10 @@ class EngineWorker(QObject):
         path = None if isinstance(item, np.ndarray) else Path(item)
         try:
             image = item if path is None else load_image(path)
-            result = self.engine.inspect(image, refs)
+            stream = self.streams.stream_for(refs) if self.streams is not None else None
+            result = self.engine.inspect(image, refs, stream=stream)
+            if stream is not None:
+                self.streams.saved(refs.product)
         except EngineError as exc:
             self.error.emit(request, str(exc))
             return False
@@ -183,6 +191,12 @@ class EngineWorker(QObject):
             log.error("inspection failed: %s", traceback.format_exc())
             self.error.emit(request, f"Inspection failed: {exc}")
             return False
+        self._deliver(request, result, image, refs, source, path)
+        return True
+
+    def _deliver(self, request: int, result: InspectionResult, image: np.ndarray, refs: ReferenceSet,
+                 source: str, path: Path | None) -> None:
+        """Record a result, keep it for the chat, and hand it to the GUI."""
         key = self._record(result, image, str(path or source), refs)
         record = InspectionRecord(next_id(), image, result, refs.product, source, path, history_key=key)
         self._results[record.id] = (result, refs, image)
@@ -193,7 +207,6 @@ class EngineWorker(QObject):
             self._sessions.pop(old, None)
             self._keys.pop(old, None)
         self.inspected.emit(request, record)
-        return True
 
     def _trace(self, refs: ReferenceSet) -> Trace:
         cached = self._traces.get(id(refs))
@@ -224,7 +237,14 @@ class EngineWorker(QObject):
 
     @Slot(int, object, object, str)
     def inspect_batch(self, request: int, items: Sequence[object], refs: ReferenceSet, source: str) -> None:
-        """Inspect many files in order; progress after each; stops at the next image on cancel."""
+        """Inspect many files in order; progress after each; stops at the next image on cancel.
+
+        With lot evidence on, files go in lots of up to LOT_SIZE parts, each part scored with the
+        others of its lot as evidence (Engine.inspect_lot)."""
+        if self.lot_evidence and len(items) >= MIN_LOT:
+            done = self._inspect_lots(request, items, refs, source)
+            self.batchFinished.emit(request, done, done < len(items))
+            return
         done = 0
         total = len(items)
         for index, item in enumerate(items):
@@ -234,6 +254,40 @@ class EngineWorker(QObject):
             done = index + 1
             self.progress.emit(request, done, total, f"Inspected {done}/{total}")
         self.batchFinished.emit(request, done, done < total)
+
+    def _inspect_lots(self, request: int, items: Sequence[object], refs: ReferenceSet, source: str) -> int:
+        """Lot-evidence batch; returns how many files were handled (unreadable ones count, as messages)."""
+        handled = 0
+        for start in range(0, len(items), LOT_SIZE):
+            chunk = items[start : start + LOT_SIZE]
+            loaded: list[tuple[np.ndarray, Path | None]] = []
+            for item in chunk:
+                path = None if isinstance(item, np.ndarray) else Path(item)
+                try:
+                    loaded.append((item if path is None else load_image(path), path))
+                except EngineError as exc:
+                    self.error.emit(request, str(exc))
+            lot_steps = 0
+            try:
+                for step in self.engine.inspect_lot([image for image, _ in loaded], refs):
+                    if self._cancelled(request):
+                        return handled + lot_steps
+                    if isinstance(step, LotResult):
+                        image, path = loaded[step.index]
+                        self._deliver(request, step.result, image, refs, source, path)
+                        lot_steps += 1
+                        self.progress.emit(request, handled + len(chunk) - len(loaded) + lot_steps, len(items),
+                                           f"Inspected {handled + lot_steps}/{len(items)} (lot evidence)")
+                    else:
+                        self.progress.emit(request, handled, len(items),
+                                           f"Lot {start // LOT_SIZE + 1}: {step.message}")
+            except EngineError as exc:
+                self.error.emit(request, f"Lot inspection failed: {exc}")
+            except Exception as exc:
+                log.error("lot inspection failed: %s", traceback.format_exc())
+                self.error.emit(request, f"Lot inspection failed: {exc}")
+            handled += len(chunk)
+        return handled
 
     # -- small jobs ------------------------------------------------------------------------
     @Slot(int, object)

@@ -22,6 +22,10 @@ def register(subparsers) -> None:
     parser.add_argument("--refs", type=Path, help="folder of reference images (default: synthetic textures)")
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--batch", type=int, default=16, help="images in the throughput batch")
+    parser.add_argument("--lot-sizes", type=int, nargs="*", default=[10, 50, 100],
+                        help="lot sizes to time inspect_lot at (parts per lot)")
+    parser.add_argument("--pool-sizes", type=int, nargs="*", default=[0, 8, 32],
+                        help="stream pool sizes to time one inspection at")
     parser.add_argument("--json", type=Path)
     add_engine_options(parser)
     parser.set_defaults(func=run, threads=2)
@@ -44,6 +48,40 @@ def _load_folder(folder: Path | None, count: int, seed: int) -> list[np.ndarray]
         return synthetic_images(count, seed)
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
     return [load_image(p) for p in paths[:count]]
+
+
+def _stream_latencies(engine: Engine, refs, tests: list[np.ndarray], pool_sizes: list[int], repeats: int) -> dict:
+    """Inspect p50 with a stream pool of each size (frozen, so the pool stays that size)."""
+    from anomalygpt_engine.stream import StreamEvidence
+
+    out = {}
+    for size in pool_sizes:
+        stream = StreamEvidence(refs.calibration, engine.config.with_changes(stream_capacity=max(size, 1)))
+        if size:
+            encoded = engine.encode(synthetic_images(size, seed=5))
+            for index in range(size):
+                stream.pool.append([fm[index : index + 1] for fm in encoded.layers], str(index), size)
+        stream.freeze()
+        latencies = []
+        for index in range(max(5, repeats // 2)):
+            start = time.perf_counter()
+            engine.inspect(tests[index % len(tests)], refs, stream=stream if size else None)
+            latencies.append((time.perf_counter() - start) * 1000.0)
+        out[f"stream_pool{size}_latency_ms_p50"] = float(np.percentile(latencies, 50))
+    return out
+
+
+def _lot_times(engine: Engine, refs, sizes: list[int]) -> dict:
+    """Wall time of a whole lot (encode, mutual scoring, recalibration, results) per lot size."""
+    from anomalygpt_engine.generators import drain
+
+    out = {}
+    for size in sizes:
+        images = synthetic_images(size, seed=7, size=256)
+        start = time.perf_counter()
+        drain(engine.inspect_lot(images, refs))
+        out[f"lot{size}_s"] = time.perf_counter() - start
+    return out
 
 
 def peak_rss_mb() -> float:
@@ -74,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         pass
     images_per_s = len(tests) / (time.perf_counter() - start)
     report = {
+        **_stream_latencies(engine, refs, tests, args.pool_sizes, args.repeats),
+        **_lot_times(engine, refs, args.lot_sizes),
         "latency_ms_p50": float(np.percentile(latencies, 50)),
         "latency_ms_p95": float(np.percentile(latencies, 95)),
         "images_per_s": images_per_s,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -63,6 +64,13 @@ class SettingsDialog(QDialog):
         self.interval.setSuffix(" ms")
         self.interval.setValue(settings.continuous_interval_ms)
         self.hot_folder = QLineEdit(settings.hot_folder)
+        self.lot_evidence = QCheckBox("score each part of a folder batch with the others of its lot")
+        self.lot_evidence.setChecked(settings.lot_evidence)
+        self.stream_evidence = QCheckBox("learn each product's good-part spread from parts judged OK")
+        self.stream_evidence.setChecked(settings.stream_evidence)
+        self.stream_evidence.setToolTip("Guarded: NG and REVIEW parts never teach; the boundary stays within "
+                                        "bounds of the reference calibration; every change is recorded; "
+                                        "an engineer can freeze or reset it in the reference sets.")
         form = QFormLayout(self)
         form.addRow("Compute device", self.device)
         form.addRow("Vision model folder", _with_browse(self.backbone, True, self))
@@ -72,6 +80,8 @@ class SettingsDialog(QDialog):
         form.addRow("Camera (index or URL)", self.camera)
         form.addRow("Continuous interval", self.interval)
         form.addRow("Hot folder", _with_browse(self.hot_folder, True, self))
+        form.addRow("Lot evidence", self.lot_evidence)
+        form.addRow("Stream evidence", self.stream_evidence)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -88,4 +98,6 @@ class SettingsDialog(QDialog):
             camera_source=self.camera.text().strip() or "0",
             continuous_interval_ms=self.interval.value(),
             hot_folder=self.hot_folder.text().strip(),
+            lot_evidence=self.lot_evidence.isChecked(),
+            stream_evidence=self.stream_evidence.isChecked(),
         )
