@@ -108,6 +108,15 @@ class StationCatalog:
         self.folder.delete_product(name)
         self._audit("product_deleted", name, {"references": count, "history_kept": True})
 
+    def knowledge(self, name: str):
+        return self.folder.knowledge(name)
+
+    def set_knowledge(self, name: str, knowledge) -> None:
+        """Product knowledge and disposition rules (issue 14): engineers only, audited."""
+        self._require_engineer("editing product knowledge")
+        self.folder.set_knowledge(name, knowledge)
+        self._audit("product_knowledge", name, {"rules": knowledge.rules_text, "types": knowledge.defect_types})
+
     def set_description(self, name: str, description: str) -> ProductInfo:
         self._require_engineer("changing a product description")
         before = self.folder.product(name).description

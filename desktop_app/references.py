@@ -90,6 +90,15 @@ class FolderReferenceRepository:
                 continue  # a damaged product folder must not hide the others
         return found
 
+    def knowledge(self, name: str):
+        """The engineer's product knowledge (issue 14), or None when none is written."""
+        from anomalygpt_engine.expert.knowledge import ProductKnowledge
+
+        return ProductKnowledge.load(self._folder(name))
+
+    def set_knowledge(self, name: str, knowledge) -> None:
+        knowledge.save(self._folder(name))
+
     def _folder(self, name: str) -> Path:
         folder = self._folders().get(name)
         if folder is None:

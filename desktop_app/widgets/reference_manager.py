@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from anomalygpt_engine import EngineError
 from desktop_app.history.errors import HistoryError
 from desktop_app.references import ProductInfo, ReferenceRepository
+from desktop_app.widgets.knowledge_editor import KnowledgeEditor
 
 THUMB = QSize(132, 96)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
@@ -70,6 +71,8 @@ class ReferenceManager(QWidget):
             "What the part is and what defects look like; used in the chat prompts."
         )
         self.description.setMaximumHeight(78)
+        self.knowledge = KnowledgeEditor()
+        self.knowledge.saveRequested.connect(self._save_knowledge)
         self.thumbs = QListWidget()
         self.thumbs.setViewMode(QListView.ViewMode.IconMode)
         self.thumbs.setIconSize(THUMB)
@@ -113,6 +116,8 @@ class ReferenceManager(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self._caption("Description"))
         layout.addWidget(self.description)
+        layout.addWidget(self._caption("Product knowledge"))
+        layout.addWidget(self.knowledge)
         layout.addWidget(self._caption("Normal references"))
         layout.addWidget(self.thumbs, 1)
         layout.addLayout(ref_grid)
@@ -151,8 +156,11 @@ class ReferenceManager(QWidget):
         if not has:
             self.status.setText("No product yet: create one with New…")
             self.description.setPlainText("")
+            self.knowledge.show_knowledge(None)
             return
         info = self.repo.product(name)
+        reader = getattr(self.repo, "knowledge", None)
+        self.knowledge.show_knowledge(reader(name) if reader else None)
         self.description.setPlainText(info.description)
         self.status.setText(self.status_text(info))
         for path in info.reference_paths:
@@ -175,6 +183,7 @@ class ReferenceManager(QWidget):
     def set_editable(self, editable: bool) -> None:
         self.editable = editable
         self.description.setReadOnly(not editable)
+        self.knowledge.set_editable(editable)
         self._show_product(self.current_product() or "")
 
     def _guard(self, action) -> bool:
@@ -184,6 +193,14 @@ class ReferenceManager(QWidget):
         except (EngineError, OSError, HistoryError) as exc:
             QMessageBox.warning(self, "Reference sets", str(exc))
             return False
+
+    def _save_knowledge(self) -> None:
+        name = self.current_product()
+        if not name or not hasattr(self.repo, "set_knowledge"):
+            return
+        knowledge = self.knowledge.knowledge(self.description.toPlainText().strip())
+        if self._guard(lambda: self.repo.set_knowledge(name, knowledge)):
+            self.knowledge.saved(knowledge)
 
     def _emit_for_current(self, signal) -> None:
         if self.current_product():
