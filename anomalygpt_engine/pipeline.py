@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from anomalygpt_engine.backbones import Encoder, create_encoder
-from anomalygpt_engine.calibration import Calibration, fit_boundary, tail_rule
+from anomalygpt_engine.calibration import Calibration, defect_position, fit_boundary, tail_rule
 from anomalygpt_engine.config import EngineConfig
 from anomalygpt_engine.device import resolve_device, resolve_dtype
 from anomalygpt_engine.errors import ReferenceSetError
@@ -227,7 +227,7 @@ class Engine:
             anomaly.append(float(self._raw_maps([simulated.image], bank, evidence).max()))
             done += 1
             yield Progress(done, total, f"Calibrating on simulated defects {index + 1}/{n_sim}")
-        return fit_boundary(np.array(normal), np.array(anomaly), tail_rule(len(images)))
+        return fit_boundary(np.array(normal), np.array(anomaly), tail_rule(len(images)), defect_position(len(images)))
 
     def _simulation_count(self, n_refs: int) -> int:
         return max(self.config.calibration_samples, min(3 * self.config.calibration_samples, 2 * n_refs))
@@ -367,12 +367,16 @@ class Engine:
         map_w, map_h = max(1, round(width * factor)), max(1, round(height * factor))
         full_map = cv2.resize(calibrated, (map_w, map_h), interpolation=cv2.INTER_LINEAR)
         regions = find_regions(full_map, scale=1.0 / factor) if score >= 0.5 else ()
+        from anomalygpt_engine.product_match import assess  # not this product at all? (wrong part, empty fixture)
+        match = None if zero_shot else assess(self, refs, embedding, full_map)
+        if match is not None and match.wrong_part:
+            regions = ()  # the whole part is foreign: no defect at a place
         nearest = None
         if refs is not None and refs.bank.embeddings.shape[-1] == embedding.shape[-1]:
             similarity = F.cosine_similarity(refs.bank.embeddings.float(), embedding.float().unsqueeze(0), dim=1)
             nearest = int(similarity.argmax())
         return InspectionResult(
-            verdict=self.verdict_for(score),
+            verdict=Verdict.NG if match is not None and match.wrong_part else self.verdict_for(score),
             score=score,
             anomaly_map=full_map.astype(np.float32),
             regions=regions,
@@ -383,6 +387,8 @@ class Engine:
             raw_score=float(raw.max()),
             nearest_reference=nearest,
             global_embedding=embedding.float().cpu().numpy(),
+            wrong_part=bool(match is not None and match.wrong_part),
+            product_similarity=None if match is None else match.similarity,
         )
 
     def verdict_for(self, score: float) -> Verdict:

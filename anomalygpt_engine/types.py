@@ -50,6 +50,9 @@ class InspectionResult:
     raw_score: float = 0.0
     nearest_reference: int | None = None  # index into the reference set's images
     global_embedding: np.ndarray | None = field(default=None, repr=False)
+    # Not this product at all (wrong part, empty fixture): far from every reference view, see product_match
+    wrong_part: bool = False
+    product_similarity: float | None = None  # cosine similarity to the nearest reference view
 
     @property
     def is_defective(self) -> bool:
