@@ -23,6 +23,7 @@ QUESTIONS = ("What kind of defect is it?", "Is it a scratch, a dent or pitting?"
 
 def main() -> int:
     import numpy as np
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QImage, QPixmap
     from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QWidget
 
@@ -56,7 +57,7 @@ def main() -> int:
     overlay[..., 0] = np.where(heat >= 0.5, 0.5 * overlay[..., 0] + 127, overlay[..., 0])
     overlay = np.ascontiguousarray(overlay.astype(np.uint8))
     qimage = QImage(overlay.data, overlay.shape[1], overlay.shape[0], overlay.strides[0], QImage.Format.Format_RGB888)
-    picture.setPixmap(QPixmap.fromImage(qimage).scaled(760, 900, aspectMode=1))
+    picture.setPixmap(QPixmap.fromImage(qimage).scaled(760, 900, Qt.AspectRatioMode.KeepAspectRatio))
     chat = ChatPane()
     row.addWidget(picture, 1)
     row.addWidget(chat, 1)

@@ -88,8 +88,10 @@ class ExpertSession:
             self.last_stats.update(self.base.last_stats, intent=ask.value)
             return
         text = expert_answer(self.expert, ask, question)
-        kept = [s for s in _SENTENCES.split(text) if s.strip() and not self._repeated(s, said, [])]
-        answer = " ".join(kept) or text  # a repeated question gets its answer again rather than nothing
+        sentences = [s for s in _SENTENCES.split(text) if s.strip()]
+        kept = [s for s in sentences if not self._repeated(s, said, [])]
+        # A question asked again gets its answer again, as one sentence that says so (never nothing).
+        answer = " ".join(kept) or "As I said: " + "; ".join(s.strip().rstrip(".") for s in sentences) + "."
         self.base.history.append(ChatTurn("user", question))
         self.base.history.append(ChatTurn("assistant", answer))
         yield from re.findall(r"\S+\s*", answer)
