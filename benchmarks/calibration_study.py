@@ -21,12 +21,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anomalygpt_engine import Engine, EngineConfig, load_image  # noqa: E402
-from anomalygpt_engine.calibration import TailRule, fit_boundary  # noqa: E402
+from anomalygpt_engine.calibration import TailRule, defect_position, fit_boundary, tail_rule  # noqa: E402
 from anomalygpt_engine.evaluation.datasets import discover_categories  # noqa: E402
 
 QUANTILES = (0.5, 0.75, 1.0)
 FACTORS = (1.0, 1.1, 1.2, 1.3, 1.5)
-POSITIONS = (0.2, 0.35, 0.5, 0.65, 10.0)  # 10: effectively never (the margin rule alone)
+POSITIONS = (0.2, 0.35, 0.5, 0.65, 10.0)
+if not set(POSITIONS) >= {0.2, 0.5}:
+    raise AssertionError("the grid must hold the engine's own positions")  # 10: effectively never (the margin rule alone)
 
 
 def collect(engine: Engine, roots: list[Path], shots: int, seeds: int) -> list[dict]:
@@ -92,7 +94,8 @@ def main() -> None:
     for held, entry in report["lodo"].items():
         print(f"held out {held}: rule {entry['chosen_on_others']} -> accuracy {100 * entry['accuracy_on_held_out']:.1f}"
               f" (best possible {100 * entry['best_possible_on_held_out']:.1f})")
-    current = str((0.75, 1.5, 0.5)) if args.shots == 1 else str((1.0, 1.1, 0.5))
+    rule = tail_rule(args.shots)
+    current = str((rule.quantile, rule.factor, defect_position(args.shots)))
     print("current rule", current, {s: round(100 * v, 1) for s, v in report["table"][current].items()})
     print("best overall", report["best_overall"],
           {s: round(100 * v, 1) for s, v in report["table"][str(tuple(report["best_overall"]))].items()})
