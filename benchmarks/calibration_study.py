@@ -26,9 +26,7 @@ from anomalygpt_engine.evaluation.datasets import discover_categories  # noqa: E
 
 QUANTILES = (0.5, 0.75, 1.0)
 FACTORS = (1.0, 1.1, 1.2, 1.3, 1.5)
-POSITIONS = (0.2, 0.35, 0.5, 0.65, 10.0)
-if not set(POSITIONS) >= {0.2, 0.5}:
-    raise AssertionError("the grid must hold the engine's own positions")  # 10: effectively never (the margin rule alone)
+POSITIONS = (0.2, 0.35, 0.5, 0.65, 10.0)  # 10: effectively never (the margin rule alone)
 
 
 def collect(engine: Engine, roots: list[Path], shots: int, seeds: int) -> list[dict]:
