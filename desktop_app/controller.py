@@ -338,7 +338,8 @@ class InspectionController(SourcesMixin, QObject):
         else:
             self._show(record)
             result = record.result  # replaces any stale line (an earlier error) in the status bar
-            self.window.show_message(f"{record.name}: {result.verdict.value} {result.score:.2f}")
+            wrong = "  (wrong part: not this product)" if getattr(result, "wrong_part", False) else ""
+            self.window.show_message(f"{record.name}: {result.verdict.value} {result.score:.2f}{wrong}")
 
     def _inspection_failed(self, message: str, item: object, batch: bool = False) -> None:
         """Nothing was judged: NO IMAGE / ERROR on the banner (never the last part's verdict),

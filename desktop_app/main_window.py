@@ -43,7 +43,18 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "fit": ("View", "Fit image", "F"),
     "focus_chat": ("View", "Focus chat", "Ctrl+L"),
     "show_references": ("View", "Reference sets", "Ctrl+Shift+M"),
+    "about": ("Help", "About AnomalyGPT Inspector…", "F1"),
 }
+
+ABOUT_HTML = """<h3>AnomalyGPT Inspector {version}</h3>
+<p>Offline visual inspection after AnomalyGPT (AAAI 2024): calibrated OK / REVIEW / NG, heatmaps, chat.</p>
+<p><b>Models</b> (embedded, nothing is downloaded): image encoder EfficientNet-Lite0, ImageNet
+(Apache-2.0); trained decoder and prompt learner shipped in <code>resources/</code>; language model
+SmolLM2-135M-Instruct, GGUF (Apache-2.0). Engine: {engine}.</p>
+<p><b>Licences</b>: demo ball-screw images from BSData (CC BY-SA 4.0, Schlagenhauf &amp; Landwehr, KIT);
+Qt for Python / PySide6 (LGPLv3); PyTorch (BSD-3-Clause); OpenCV (Apache-2.0). AnomalyGPT's published
+weights, when configured, are for non-commercial use only (CC BY-NC-SA 4.0; Vicuna/LLaMA terms).</p>
+<p>Keys: Space inspect · Right/Left browse · Ctrl+I re-inspect · Esc cancel · F1 this box.</p>"""
 
 
 class MainWindow(QMainWindow):
@@ -124,6 +135,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name["toggle_heatmap"].setChecked(True)
         self.actions_by_name["quit"].triggered.connect(self.close)
         self.actions_by_name["focus_chat"].triggered.connect(self.focus_chat)
+        self.actions_by_name["about"].triggered.connect(self.show_about)
         self.actions_by_name["show_references"].triggered.connect(
             lambda: self.tabs.setCurrentWidget(self.references)
         )
@@ -149,6 +161,19 @@ class MainWindow(QMainWindow):
         self.references.set_editable(engineer)
         for action in ("settings", "mark_good"):
             self.actions_by_name[action].setEnabled(engineer)
+
+    def show_about(self) -> None:
+        """Help ▸ About: version, models and licences (non-modal, so the station keeps running)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from anomalygpt_engine import __version__
+
+        engine = self.device_label.text() or "loading"
+        self.about_box = QMessageBox(QMessageBox.Icon.Information, "About AnomalyGPT Inspector",
+                                     ABOUT_HTML.format(version=__version__, engine=engine), parent=self)
+        self.about_box.setTextFormat(Qt.TextFormat.RichText)
+        self.about_box.setModal(False)
+        self.about_box.show()
 
     def action(self, name: str) -> QAction:
         return self.actions_by_name[name]

@@ -197,7 +197,10 @@ class EngineWorker(QObject):
     def _deliver(self, request: int, result: InspectionResult, image: np.ndarray, refs: ReferenceSet,
                  source: str, path: Path | None) -> None:
         """Record a result, keep it for the chat, and hand it to the GUI."""
-        key = self._record(result, image, str(path or source), refs)
+        where = str(path or source)
+        if source == "re-inspection":  # an explicit re-inspection is marked as such in the history
+            where = f"re-inspection: {where}"
+        key = self._record(result, image, where, refs)
         record = InspectionRecord(next_id(), image, result, refs.product, source, path, history_key=key)
         self._results[record.id] = (result, refs, image)
         if key is not None:

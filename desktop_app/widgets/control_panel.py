@@ -70,9 +70,11 @@ class ControlPanel(QWidget):
         self.legend.setObjectName("legend")
         self.legend.setPixmap(legend_pixmap())
         self.legend.setToolTip(
-            "Fixed calibrated scale for every image; the white tick is the decision boundary"
+            "Fixed calibrated scale for every image; the white tick is the decision boundary. A part whose "
+            "score falls in the amber band around it is REVIEW: uncertain, a person looks before it ships"
         )
-        self.legend_text = QLabel("normal · · · 0.5 boundary · · · anomalous")
+        self.legend_text = QLabel("normal · · · 0.5 boundary, amber = REVIEW · · · anomalous")
+        self.legend_text.setWordWrap(True)
         self.legend_text.setObjectName("legendText")
         self.preview = QLabel("Camera off")
         self.preview.setObjectName("cameraPreview")

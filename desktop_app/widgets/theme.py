@@ -49,7 +49,8 @@ def apply_theme(app: QApplication) -> None:
 
 
 def legend_pixmap(width: int = 260, height: int = 14):
-    """The heatmap's fixed scale as a bar (0 left, 1 right, white tick at the 0.5 boundary)."""
+    """The heatmap's fixed scale as a bar (0 left, 1 right, white tick at the 0.5 boundary, amber
+    strip under the REVIEW band around it)."""
     from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
     lut = heatmap_lut(width)
@@ -61,7 +62,16 @@ def legend_pixmap(width: int = 260, height: int = 14):
     image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888).copy()
     pixmap = QPixmap.fromImage(image)
     painter = QPainter(pixmap)
+    low, high = (round(width * (0.5 + sign * review_margin())) for sign in (-1, 1))
+    painter.fillRect(low, height - 4, high - low, 4, QColor(VERDICT_COLOURS["REVIEW"][0]))  # the REVIEW band
     painter.setPen(QColor("#ffffff"))
     painter.drawLine(width // 2, 0, width // 2, height)
     painter.end()
     return pixmap
+
+
+def review_margin() -> float:
+    """Half-width of the REVIEW band on the calibrated scale (the engine's design constant)."""
+    from anomalygpt_engine import EngineConfig
+
+    return float(EngineConfig().review_margin)

@@ -62,6 +62,7 @@ class VerdictBanner(QFrame):
         self.verdict_label.setMinimumWidth(300)
         self.score_label = QLabel("")
         self.score_label.setObjectName("verdictScore")
+        self.score_label.setWordWrap(True)  # "Calibrating Bottle from 10 references…" must not be cut off
         self.detail_label = QLabel("Load a product and inspect a part")
         self.detail_label.setObjectName("verdictDetail")
         self.detail_label.setWordWrap(True)
@@ -95,11 +96,23 @@ class VerdictBanner(QFrame):
         self._paint(key)
         self.setToolTip("")
         self.verdict_label.setText(key)
+        if getattr(result, "wrong_part", False):  # not a defect at a place: the part is not this product
+            self._paint_wrong_part(result, name)
+            return
         self.score_label.setText(f"Score {result.score:.2f}   (boundary 0.50)")
         where = ", ".join(r.location for r in result.regions[:3])
         count = len(result.regions)
         found = f"{count} region{'s' if count != 1 else ''}: {where}" if count else "no anomalous region"
         self.detail_label.setText(f"{found}  ·  {result.latency_ms:.0f} ms  ·  {result.product}  ·  {name}")
+
+    def _paint_wrong_part(self, result: InspectionResult, name: str) -> None:
+        self.verdict_label.setText("WRONG PART")
+        self.verdict_label.setStyleSheet(self.verdict_label.styleSheet().replace("font-size:44pt", "font-size:30pt"))
+        self.score_label.setText("Not this product: wrong part or empty fixture")
+        similarity = "" if result.product_similarity is None else f"similarity {result.product_similarity:.2f}  ·  "
+        self.detail_label.setText(f"expected {result.product}  ·  {similarity}{result.latency_ms:.0f} ms  ·  {name}")
+        self.setToolTip("The image does not look like any reference of this product (global appearance far beyond "
+                        "what its calibration saw), so no defect location is given. Check the part and the fixture.")
 
     def show_error(self, word: str, reason: str, name: str = "") -> None:
         """NO IMAGE / ERROR: nothing was judged, and the previous part's verdict must not stay up."""

@@ -74,3 +74,22 @@ def test_reinspect_is_explicit_marked_and_replaces_the_count(qtbot, station):
     station.window.resize(1600, 1000)
     qtbot.wait(50)
     station.window.grab().save(str(SCREENSHOTS / "13_reinspection.png"), "PNG")
+
+
+def test_a_reinspection_is_marked_in_the_history(qtbot, engine, calibrated_data_dir):
+    from tests.app.conftest import make_station
+
+    station = make_station(qtbot, engine, record_history=True)
+    try:
+        controller = station.controller
+        controller.set_images(demo_tests())
+        with qtbot.waitSignal(controller.inspectionDone, timeout=120_000):
+            controller.step(+1)
+        with qtbot.waitSignal(controller.inspectionDone, timeout=120_000):
+            controller.reinspect()
+        qtbot.waitUntil(lambda: station.history.recorded == 2, timeout=60_000)
+        sources = [row.source for row in station.history.store.query(limit=10)]
+        assert any(s.startswith("re-inspection: ") for s in sources), sources
+        assert any(s == str(demo_tests()[0]) for s in sources), sources
+    finally:
+        station.shutdown(save=False)

@@ -95,3 +95,22 @@ def test_a_batch_with_unreadable_files_counts_them_apart(qtbot, station, tmp_pat
     counts = station.controller.counts
     assert counts.errors == 4 and counts.total == 2
     assert "4 not inspected" in station.window.status_message.text()
+
+
+def test_a_wrong_part_says_so_on_the_banner(qtbot, station):
+    """Another object (a brick texture) against the ball screw: WRONG PART, not a defect at a place."""
+    import pytest
+
+    skimage_data = pytest.importorskip("skimage.data")
+    brick = np.ascontiguousarray(np.stack([skimage_data.brick()] * 3, axis=-1))
+    with qtbot.waitSignal(station.controller.recordShown, timeout=300_000) as shown:  # learns the match first
+        station.controller.inspect(brick, "camera")
+    result = shown.args[0].result
+    assert result.wrong_part and result.regions == ()
+    banner = station.window.banner
+    assert banner.verdict_label.text() == "WRONG PART"
+    assert "wrong part or empty fixture" in banner.score_label.text()
+    assert station.controller.counts.ng == 1  # a wrong part never passes
+    station.window.resize(*SIZE)
+    qtbot.wait(50)
+    station.window.grab().save(str(SCREENSHOTS / "13_wrong_part.png"), "PNG")
