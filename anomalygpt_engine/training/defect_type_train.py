@@ -20,8 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from anomalygpt_engine.expert.attributes import FEATURE_NAMES, measure_region, region_masks, _foreground
-from anomalygpt_engine.expert.taxonomy import DefectType
+from anomalygpt_engine.expert.attributes import FEATURE_NAMES, _foreground, measure_region, region_masks
 from anomalygpt_engine.expert.type_synthesis import GENERATORS, synthetic_part
 
 SIZE = 256
