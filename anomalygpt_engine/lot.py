@@ -27,6 +27,7 @@ from anomalygpt_engine.types import InspectionResult
 
 MIN_LOT = 3  # fewer parts than this give no mutual evidence worth the name
 LOT_SIMULATIONS = 8
+MAX_LOT_PEERS = 32  # other parts each part is compared with; a lot's cost stays linear in its size
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def inspect_lot_iter(engine, images: Sequence[np.ndarray], refs: ReferenceSet | 
     bank = engine._bank_on_device(refs) if refs is not None else None
     raws = []
     for index in range(len(images)):
-        evidence = engine.pool_evidence(pool, exclude=[index]) if use_pool else None
+        evidence = _evidence_for(engine, pool, index) if use_pool else None
         raws.append(engine._score_maps([lm[index : index + 1] for lm in layer_maps], bank, evidence)[0])
         done += 1
         yield Progress(done, total, f"Comparing part {index + 1} of {len(images)} with the lot")
@@ -82,6 +83,16 @@ def inspect_lot_iter(engine, images: Sequence[np.ndarray], refs: ReferenceSet | 
                                 calibration=calibration, mode="lot")
         result = _with_product_and_latency(result, refs, product, per_part)
         yield LotResult(index, result)
+
+
+def _evidence_for(engine, pool: PatchPool, index: int):
+    """Part `index` against the other parts, at most MAX_LOT_PEERS of them (evenly spread through the
+    lot), so a lot's cost grows linearly rather than with the square of its size."""
+    others = [i for i in range(len(pool)) if i != index]
+    if len(others) <= MAX_LOT_PEERS:
+        return engine.pool_evidence(pool, exclude=[index])
+    picks = torch.tensor([others[round(k * len(others) / MAX_LOT_PEERS)] for k in range(MAX_LOT_PEERS)])
+    return engine.pool_evidence(PatchPool([layer[picks] for layer in pool.layers]))
 
 
 def _with_product_and_latency(result: InspectionResult, refs, product: str, per_part: float) -> InspectionResult:

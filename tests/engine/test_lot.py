@@ -52,3 +52,22 @@ def test_zero_shot_lot_finds_the_repeated_defect(engine, lot_with_repeated_defec
 def test_a_lot_without_references_needs_a_few_parts(engine):
     with pytest.raises(EngineError):
         list(engine.inspect_lot([texture_part(1), texture_part(2)]))
+
+
+def test_large_lots_compare_each_part_with_a_bounded_set_of_peers(engine, monkeypatch):
+    import anomalygpt_engine.lot as lot
+
+    monkeypatch.setattr(lot, "MAX_LOT_PEERS", 4)
+    images = [texture_part(seed) for seed in range(80, 88)] + [with_defect(texture_part(90), (100, 100))]
+    sizes = []
+    real = lot.PatchPool
+
+    class Recording(real):
+        def __init__(self, layers, ids=None):
+            super().__init__(layers, ids or [])
+            sizes.append(len(self))
+
+    monkeypatch.setattr(lot, "PatchPool", Recording)
+    results = _lot_results(engine, images)
+    assert sizes and max(sizes[1:]) == 4, "every part was scored against 4 peers, not all 8"
+    assert results[-1].score == max(r.score for r in results)
