@@ -74,7 +74,7 @@ def test_hot_folder_garbage_shows_no_image(qtbot, engine, calibrated_data_dir, t
     station = make_station(qtbot, engine, Settings(hot_folder=str(hot)))
     try:
         station.window.controls.hot_button.setChecked(True)
-        with qtbot.waitSignal(station.controller.recordShown, timeout=30_000):
+        with qtbot.waitSignal(station.controller.recordShown, timeout=180_000):  # first inspection learns the match
             shutil.copy(demo_tests()[0], hot / "good.jpg")
         assert station.window.banner.verdict_label.text() == "OK"
         (hot / "label.png").write_text("PLC wrote a text file here\n" * 10)
@@ -90,7 +90,7 @@ def test_a_batch_with_unreadable_files_counts_them_apart(qtbot, station, tmp_pat
     bad_files(folder)
     for path in demo_tests()[:2]:
         shutil.copy(path, folder / path.name)
-    with qtbot.waitSignal(station.controller.batchDone, timeout=120_000):
+    with qtbot.waitSignal(station.controller.batchDone, timeout=300_000):
         station.controller.inspect_folder(folder)
     counts = station.controller.counts
     assert counts.errors == 4 and counts.total == 2
