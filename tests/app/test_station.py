@@ -86,7 +86,16 @@ def test_event_loop_stays_responsive_during_a_batch(qtbot, station, tmp_path):
     assert worst_ms < 100, f"the GUI thread stalled for {worst_ms:.0f} ms during the batch"
 
 
-def test_batch_can_be_cancelled_with_escape(qtbot, station, tmp_path):
+def test_batch_can_be_cancelled_with_escape(qtbot, engine, calibrated_data_dir, tmp_path):
+    """A one-by-one batch (lot evidence off: a lot's results come together at its end)."""
+    station = make_station(qtbot, engine, Settings(lot_evidence=False))
+    try:
+        _cancel_a_batch(qtbot, station, tmp_path)
+    finally:
+        station.shutdown(save=False)
+
+
+def _cancel_a_batch(qtbot, station, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
     for copy in range(15):
