@@ -122,7 +122,7 @@ class EngineWorker(QObject):
         self._sessions: dict[int, Any] = {}
         self._keys: dict[int, int | str] = {}  # inspection id -> history key, for its chat turns
         self._traces: dict[int, tuple[ReferenceSet, Trace]] = {}  # id(refs) -> trace, one per set
-        self.lot_evidence = True  # folder batches use each other as evidence (set from settings)
+        self.lot_evidence = False  # folder batches as lots: the station sets it from its settings
         self.streams: StationStreams | None = None  # stream evidence per product, when switched on
 
     def _cancelled(self, request: int) -> bool:
@@ -200,7 +200,7 @@ class EngineWorker(QObject):
         where = str(path or source)
         if source == "re-inspection":  # an explicit re-inspection is marked as such in the history
             where = f"re-inspection: {where}"
-        key = self._record(result, image, where, refs)
+        key, problem = self._record(result, image, where, refs)
         record = InspectionRecord(next_id(), image, result, refs.product, source, path, history_key=key)
         self._results[record.id] = (result, refs, image)
         if key is not None:
@@ -210,6 +210,8 @@ class EngineWorker(QObject):
             self._sessions.pop(old, None)
             self._keys.pop(old, None)
         self.inspected.emit(request, record)
+        if problem:  # after the result, so the result's own status line does not hide it
+            self.error.emit(0, f"Could not record the inspection in history: {problem}")
 
     def _trace(self, refs: ReferenceSet) -> Trace:
         cached = self._traces.get(id(refs))
@@ -219,19 +221,18 @@ class EngineWorker(QObject):
             cached = self._traces[id(refs)] = (refs, trace_for(self.engine, refs))
         return cached[1]
 
-    def _record(self, result: InspectionResult, image: np.ndarray, source: str, refs: ReferenceSet) -> int | str | None:
-        """Hand the result to the one recorder; a late record is a status line, never a lost inspection."""
+    def _record(self, result: InspectionResult, image: np.ndarray, source: str,
+                refs: ReferenceSet) -> tuple[int | str | None, str | None]:
+        """Hand the result to the one recorder: (history key, problem to show); a late record is a
+        status line, never a lost inspection."""
         if self.recorder is None:
-            return None
+            return None, None
         try:
             recorded = self.recorder.record_inspection(result, image, source=source, trace=self._trace(refs))
         except Exception as exc:  # the station keeps inspecting even if the store refuses
             log.warning("history recording failed: %s", exc)
-            self.error.emit(0, f"Could not record the inspection in history: {exc}")
-            return None
-        if recorded.problem:
-            self.error.emit(0, f"Could not record the inspection in history: {recorded.problem}")
-        return recorded.key
+            return None, str(exc)
+        return recorded.key, recorded.problem or None
 
     @Slot(int, object, object, str)
     def inspect(self, request: int, item: object, refs: ReferenceSet, source: str) -> None:

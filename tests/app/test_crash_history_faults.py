@@ -38,7 +38,9 @@ def test_store_that_cannot_open_spools_reports_and_replays(qtbot, engine, calibr
     station.history.REOPEN_S = 0.0
     try:
         _inspect_next(qtbot, station)
-        assert "kept in the spool" in _status(station) and "database is locked" in _status(station)
+        # the history's complaint follows the result's own status line, and stays on screen
+        qtbot.waitUntil(lambda: "kept in the spool" in _status(station), timeout=10_000)
+        assert "database is locked" in _status(station)
         _inspect_next(qtbot, station)  # the station keeps inspecting while the store is down
         spooled = list((calibrated_data_dir / "spool").glob("*.npz"))
         assert len(spooled) == 2 and station.history.recorded == 0 and state["attempts"] == 2
