@@ -24,6 +24,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from anomalygpt_engine import Engine, EngineConfig, EngineError, InspectionResult, ReferenceSet, load_image
+from anomalygpt_engine.expert.session import expert_chat
 from anomalygpt_engine.lot import MIN_LOT, LotResult
 from anomalygpt_engine.types import DECISION_BOUNDARY
 from desktop_app.history.recorder import StationRecorder, Trace
@@ -320,8 +321,9 @@ class EngineWorker(QObject):
                     raise EngineError("this inspection is no longer in memory; inspect the image again")
                 if not hasattr(self.engine, "chat"):
                     raise EngineError("the dialogue model is not available in this build")
-                result, refs, _image = self._results[inspection_id]
-                session = self.engine.chat(result, refs)
+                result, refs, image = self._results[inspection_id]
+                # the expert session (issue 14): types, shape, colour and the engineer's disposition rules
+                session = expert_chat(self.engine, result, refs, image, self._knowledge(refs))
                 self._sessions[inspection_id] = session
             for piece in session.ask(question):
                 if self._cancelled(request):
@@ -339,6 +341,19 @@ class EngineWorker(QObject):
         if session is not None:
             self._record_turn(inspection_id, question, "".join(pieces).strip(), session, cancelled, asked_at)
         self.chatFinished.emit(request, inspection_id, cancelled)
+
+    def _knowledge(self, refs: ReferenceSet | None) -> Any | None:
+        """The product's knowledge from the station's catalog, read when a dialogue starts; None when the
+        catalog has none (or cannot read it): the assistant then says no rule covers disposition."""
+        getter = getattr(self.catalog, "knowledge", None)
+        product = getattr(refs, "product", None)
+        if getter is None or not product:
+            return None
+        try:
+            return getter(product)
+        except Exception as exc:  # a product unknown to the catalog or an unreadable file: answer without it
+            log.warning("product knowledge of %r not read: %s", product, exc)
+            return None
 
     def _record_turn(self, inspection_id: int, question: str, answer: str, session: Any, cancelled: bool,
                      asked_at: dt.datetime) -> None:
