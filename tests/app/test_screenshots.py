@@ -76,6 +76,31 @@ def test_chat_multi_turn(qtbot, shot_station):
     save(shot_station, "04_chat_multi_turn")
 
 
+def test_chat_expert_type_disposition_and_cant_tell(qtbot, shot_station):
+    """Issue 14 in the live station: the defect type, the disposition by the engineer's rule, and an
+    honest "can't tell" for a cause no inspection measures."""
+    from anomalygpt_engine.expert.knowledge import ProductKnowledge
+    from desktop_app.references import DEMO_PRODUCT
+
+    rules = "pitting under 0.5% of the area at the centre: rework\notherwise: scrap"
+    shot_station.repo.set_knowledge(DEMO_PRODUCT, ProductKnowledge(
+        description="Ball-screw drive spindle, ground steel surface.", defect_types=["pit", "scratch"],
+        rules_text=rules, decider="the shift's quality engineer"))
+    record = inspect(qtbot, shot_station, 2)
+    assert record.result.verdict.value == "NG" and record.path.name.startswith("pitting_1")
+    chat = shot_station.window.chat
+    answers = []
+    for question in ("What kind of defect is it?", "Should I scrap this part or rework it?", "What caused this defect?"):
+        chat.ask(question)
+        qtbot.waitUntil(lambda: chat.streaming_id is None, timeout=60_000)
+        answers.append(chat.conversations[chat.inspection_id][-1][1])
+    kind, disposition, cause = answers
+    assert "looks like" in kind or "unclear type" in kind, kind
+    assert 'By the rule "' in disposition or "None of the rules covers" in disposition, disposition
+    assert cause.startswith("I can't tell that from this inspection"), cause
+    save(shot_station, "chat_expert")
+
+
 def test_reference_manager(qtbot, shot_station):
     inspect(qtbot, shot_station, 1)
     window = shot_station.window
