@@ -27,6 +27,7 @@ from anomalygpt_engine import Engine, EngineConfig, EngineError, InspectionResul
 from anomalygpt_engine.expert.session import expert_chat
 from anomalygpt_engine.lot import MIN_LOT, LotResult
 from anomalygpt_engine.types import DECISION_BOUNDARY
+from desktop_app.history.queries import ERROR, NO_IMAGE
 from desktop_app.history.recorder import StationRecorder, Trace
 from desktop_app.streams import StationStreams
 
@@ -181,19 +182,54 @@ class EngineWorker(QObject):
         path = None if isinstance(item, np.ndarray) else Path(item)
         try:
             image = item if path is None else load_image(path)
+        except EngineError as exc:  # nothing to judge: recorded as NO IMAGE, then told to the GUI
+            self._fail(request, NO_IMAGE, str(exc), refs, source, path)
+            return False
+        try:
             stream = self.streams.stream_for(refs) if self.streams is not None else None
             result = self.engine.inspect(image, refs, stream=stream)
             if stream is not None:
                 self.streams.saved(refs.product)
         except EngineError as exc:
-            self.error.emit(request, str(exc))
+            self._fail(request, ERROR, str(exc), refs, source, path)
             return False
         except Exception as exc:
             log.error("inspection failed: %s", traceback.format_exc())
-            self.error.emit(request, f"Inspection failed: {exc}")
+            self._fail(request, ERROR, f"Inspection failed: {exc}", refs, source, path)
             return False
         self._deliver(request, result, image, refs, source, path)
         return True
+
+    def _fail(self, request: int, verdict: str, message: str, refs: ReferenceSet, source: str,
+              path: Path | None) -> None:
+        """A part that was not judged joins the history (verdict, reason, file) before the GUI
+        hears of it, so the history list that refreshes on the message already holds its row."""
+        problem = None
+        if self.recorder is not None:
+            where = str(path or source)
+            if source == "re-inspection":
+                where = f"re-inspection: {where}"
+            reason = message
+            if path is not None and message.startswith(f"{path}: "):
+                reason = message[len(f"{path}: "):]  # the file is in `source` already
+            try:
+                recorded = self.recorder.record_failure(verdict, reason, product=refs.product, source=where,
+                                                        trace=self._safe_trace(refs))
+                problem = recorded.problem
+            except Exception as exc:
+                log.warning("history recording of a failure failed: %s", exc)
+                problem = str(exc)
+        self.error.emit(request, message)
+        if problem:  # after the failure, so its own status line does not hide it
+            self.error.emit(0, f"Could not record the failed inspection in history: {problem}")
+
+    def _safe_trace(self, refs: ReferenceSet) -> Trace | None:
+        """The trace when it can be had; a failure record must not fail for want of one."""
+        try:
+            return self._trace(refs)
+        except Exception as exc:
+            log.warning("no trace for a failure record: %s", exc)
+            return None
 
     def _deliver(self, request: int, result: InspectionResult, image: np.ndarray, refs: ReferenceSet,
                  source: str, path: Path | None) -> None:
@@ -271,7 +307,7 @@ class EngineWorker(QObject):
                 try:
                     loaded.append((item if path is None else load_image(path), path))
                 except EngineError as exc:
-                    self.error.emit(request, str(exc))
+                    self._fail(request, NO_IMAGE, str(exc), refs, source, path)
             lot_steps = 0
             try:
                 for step in self.engine.inspect_lot([image for image, _ in loaded], refs):

@@ -94,7 +94,7 @@ class Inspection(Base):
     source: Mapped[str] = mapped_column(String(500), default="")
     lot: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     serial: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
-    verdict: Mapped[str] = mapped_column(String(8))  # the engine's original verdict
+    verdict: Mapped[str] = mapped_column(String(8))  # the engine's original verdict, or NO IMAGE / ERROR
     effective_verdict: Mapped[str] = mapped_column(String(8))  # after the latest override
     score: Mapped[float] = mapped_column(Float, index=True)
     raw_score: Mapped[float] = mapped_column(Float, default=0.0)
@@ -117,6 +117,8 @@ class Inspection(Base):
     image_path: Mapped[str | None] = mapped_column(String(300), nullable=True)
     heatmap_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     heatmap_path: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # Why nothing was judged (verdict NO IMAGE or ERROR; migration 0003); None for judged parts.
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     product: Mapped[Product] = relationship(lazy="select")
     messages: Mapped[list[ChatMessage]] = relationship(

@@ -9,6 +9,9 @@ from sqlalchemy import Select, func, select
 
 from desktop_app.history.models import ChatMessage, Inspection, Product
 
+NO_IMAGE, ERROR = "NO IMAGE", "ERROR"
+NOT_JUDGED = (NO_IMAGE, ERROR)  # verdicts of parts that reached the station but were not judged
+
 SORT_COLUMNS = {
     "time": Inspection.time,
     "product": Product.name,
@@ -19,6 +22,7 @@ SORT_COLUMNS = {
     "lot": Inspection.lot,
     "serial": Inspection.serial,
     "latency": Inspection.latency_ms,
+    "source": Inspection.source,
     "id": Inspection.id,
 }
 
@@ -72,10 +76,16 @@ class InspectionRow:
     model_version: str = ""
     reference_fingerprint: str | None = None
     calibrated_at: dt.datetime | None = None
+    error: str | None = None  # why nothing was judged (verdict NO IMAGE / ERROR)
 
     @property
     def overridden(self) -> bool:
         return self.verdict != self.effective_verdict
+
+    @property
+    def judged(self) -> bool:
+        """False for a part the station could not inspect: it has no score, no regions, no override."""
+        return self.verdict not in NOT_JUDGED
 
 
 ROW_COLUMNS = (
@@ -83,9 +93,9 @@ ROW_COLUMNS = (
     Product.name, Inspection.source, Inspection.lot, Inspection.serial, Inspection.verdict,
     Inspection.effective_verdict, Inspection.score, Inspection.region_count, Inspection.latency_ms,
     Inspection.image_path, Inspection.raw_score, Inspection.boundary, Inspection.raw_boundary,
-    Inspection.model_version, Inspection.reference_fingerprint, Inspection.calibrated_at,
+    Inspection.model_version, Inspection.reference_fingerprint, Inspection.calibrated_at, Inspection.error,
 )
-_TRACE_FIELDS = 6
+_TRACE_FIELDS = 7  # the columns after image_path, passed through as they are
 
 
 def row_from_result(values: Any) -> InspectionRow:

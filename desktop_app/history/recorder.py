@@ -128,6 +128,25 @@ class StationRecorder:
             raw_boundary=trace.raw_boundary, boundary=trace.boundary, models=trace.models,
             reference_fingerprint=trace.reference_fingerprint, calibrated_at=trace.calibrated_at,
         )
+        return self._write(pending)
+
+    def record_failure(self, verdict: str, reason: str, *, product: str, source: str,
+                       trace: Trace | None = None, lot: str | None = None, serial: str | None = None) -> Recorded:
+        """Record a part that was not judged (NO IMAGE / ERROR) with its reason (worker thread).
+
+        Through the same spool and store as a judged part: a shift's record holds every part
+        that reached the station, so a gap in the line is explained, not silent."""
+        known = {} if trace is None else {
+            "engine_version": trace.engine_version, "model_version": trace.model_version,
+            "boundary": trace.boundary, "raw_boundary": trace.raw_boundary, "models": trace.models,
+            "reference_fingerprint": trace.reference_fingerprint, "calibrated_at": trace.calibrated_at,
+        }
+        pending = recording.build_failure(verdict, reason, product=product, station=self.station,
+                                          operator=self.operator.name, source=source, lot=lot,
+                                          serial=serial, **known)
+        return self._write(pending)
+
+    def _write(self, pending: recording.PendingRecord) -> Recorded:
         with self._lock:
             store = self.store
             if store is None:

@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from desktop_app.history.errors import HistoryError
 from desktop_app.history.files import ContentStore, encode_heatmap_png, encode_image_png
 from desktop_app.history.models import Inspection, utcnow
+from desktop_app.history.queries import NOT_JUDGED
 from desktop_app.history.retention import keeps_files
 
 VERDICTS = ("OK", "REVIEW", "NG")
+NO_PICTURE = np.zeros((0, 0, 3), np.uint8)  # a part that was not inspected keeps no image files
 
 
 @dataclass
@@ -92,6 +94,31 @@ def build_pending(
     return PendingRecord(uuid.uuid4().hex, fields, str(result.product), image, anomaly_map)
 
 
+def build_failure(
+    verdict: str, reason: str, *, product: str, station: str, operator: str, source: str,
+    lot: str | None = None, serial: str | None = None, engine_version: str = "", model_version: str = "",
+    boundary: float = 0.5, raw_boundary: float | None = None, models: dict[str, Any] | None = None,
+    reference_fingerprint: str | None = None, calibrated_at: dt.datetime | None = None,
+    time: dt.datetime | None = None,
+) -> PendingRecord:
+    """A part that reached the station but was not judged (NO IMAGE: unreadable file or frame;
+    ERROR: the inspection itself failed). Counted apart from OK/REVIEW/NG, with the reason."""
+    if verdict not in NOT_JUDGED:
+        raise HistoryError(f"a part that was not judged is {' or '.join(NOT_JUDGED)}, not {verdict!r}")
+    if not reason.strip():
+        raise HistoryError("say why the part was not inspected")
+    fields = {
+        "time": (time or utcnow()).isoformat(), "station": station, "operator": operator, "source": source,
+        "lot": lot, "serial": serial, "verdict": verdict, "effective_verdict": verdict, "score": 0.0,
+        "raw_score": 0.0, "boundary": float(boundary), "raw_boundary": raw_boundary, "regions": [],
+        "region_count": 0, "image_width": 0, "image_height": 0, "latency_ms": 0.0, "mode": "not inspected",
+        "engine_version": engine_version, "model_version": model_version, "nearest_reference": None,
+        "models": models, "reference_fingerprint": reference_fingerprint,
+        "calibrated_at": calibrated_at.isoformat() if calibrated_at else None, "error": reason.strip(),
+    }
+    return PendingRecord(uuid.uuid4().hex, fields, product, NO_PICTURE, np.zeros((0, 0), np.float32))
+
+
 def _journal_dir(files: ContentStore) -> Path:
     files.ensure_root()  # a vanished folder is a clear HistoryError (or made again), not ENOENT
     path = files.root / ".journal"
@@ -118,7 +145,7 @@ def write_record(
     created: list[str] = []
     journal = _journal_dir(files) / f"{pending.uid}.json"
     try:
-        if keeps_files(retention, fields["verdict"], pending.uid, sample_rate):
+        if pending.image.size and keeps_files(retention, fields["verdict"], pending.uid, sample_rate):
             image_bytes = encode_image_png(pending.image)
             heatmap_bytes = encode_heatmap_png(pending.anomaly_map)
             names = [files.relpath(_sha(image_bytes)), files.relpath(_sha(heatmap_bytes))]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from desktop_app.history.errors import HistoryError, NotFoundError
 from desktop_app.history.models import AuditEvent, Inspection, Override, Product, ReferenceImage, utcnow
+from desktop_app.history.queries import NOT_JUDGED
 
 
 class ReasonCode(str, Enum):
@@ -60,6 +61,9 @@ def apply_override(
     inspection = session.get(Inspection, inspection_id, with_for_update=True)
     if inspection is None:
         raise NotFoundError(f"no inspection {inspection_id}")
+    if inspection.verdict in NOT_JUDGED:  # there is no engine verdict to correct
+        raise HistoryError(f"inspection {inspection_id} was not judged ({inspection.verdict}): "
+                           "inspect the part again instead of overriding")
     if propose_reference and inspection.image_path is None:
         raise HistoryError("this inspection's image was not kept (retention policy); it cannot become a reference")
     change = Override(

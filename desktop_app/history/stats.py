@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import select
 
 from desktop_app.history.models import Inspection, Product
-from desktop_app.history.queries import HistoryFilter, apply_filter
+from desktop_app.history.queries import NOT_JUDGED, HistoryFilter, apply_filter
 
 # (name, start hour in local time); each shift runs until the next one starts
 DEFAULT_SHIFTS: tuple[tuple[str, int], ...] = (("early", 6), ("late", 14), ("night", 22))
@@ -28,12 +28,16 @@ class GroupStats:
     review: int = 0
     ng: int = 0
     overridden: int = 0
+    not_inspected: int = 0  # NO IMAGE / ERROR: reached the station, not judged, not a part of the yield
 
     @property
     def yield_(self) -> float:
         return self.ok / self.total if self.total else 0.0
 
     def add(self, verdict: str, overridden: bool) -> None:
+        if verdict in NOT_JUDGED:
+            self.not_inspected += 1
+            return
         self.total += 1
         self.overridden += int(overridden)
         if verdict == "OK":
@@ -104,7 +108,8 @@ def compute(facts: Iterable[tuple[dt.datetime, str, str, str, float]], by: str =
         overridden = verdict != effective
         group.add(effective, overridden)
         overall.add(effective, overridden)
-        scores.append(score)
+        if effective not in NOT_JUDGED:  # a part that was not judged has no score
+            scores.append(score)
     ordered = [groups[k] for k in sorted(groups)]
     return Statistics(overall, ordered, np.asarray(scores, dtype=np.float64))
 

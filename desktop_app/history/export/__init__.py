@@ -15,6 +15,7 @@ TABLE_HEADER = [
     "id", "uid", "time_utc", "station", "operator", "product", "source", "lot", "serial",
     "verdict", "effective_verdict", "overridden", "score", "region_count", "latency_ms", "has_image",
     "raw_score", "boundary", "raw_boundary", "model_version", "reference_fingerprint", "calibrated_at_utc",
+    "error",  # why a NO IMAGE / ERROR part was not judged; empty for judged parts
 ]
 
 
@@ -26,6 +27,7 @@ def row_values(row: InspectionRow) -> list[object]:
         round(row.raw_score, 6), row.boundary, "" if row.raw_boundary is None else round(row.raw_boundary, 6),
         row.model_version, row.reference_fingerprint or "",
         row.calibrated_at.isoformat() if row.calibrated_at else "",
+        row.error or "",
     ]
 
 

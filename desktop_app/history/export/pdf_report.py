@@ -17,7 +17,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from desktop_app.history import stats
-from desktop_app.history.queries import HistoryFilter, Sort
+from desktop_app.history.queries import NOT_JUDGED, HistoryFilter, Sort
 from desktop_app.history.rendering import overlay, thumbnail
 
 THUMB_MM = 38
@@ -54,14 +54,33 @@ def _png_flowable(rgb: np.ndarray, width_mm: float) -> Image:
 
 
 def _summary_table(overall: stats.GroupStats) -> Table:
-    data = [["inspected", "OK", "REVIEW", "NG", "overridden", "yield"],
+    data = [["inspected", "OK", "REVIEW", "NG", "overridden", "yield", "not inspected"],
             [overall.total, overall.ok, overall.review, overall.ng, overall.overridden,
-             f"{overall.yield_ * 100:.1f} %"]]
+             f"{overall.yield_ * 100:.1f} %", overall.not_inspected]]
     table = Table(data)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
                                ("FONTSIZE", (0, 0), (-1, -1), 9)]))
     return table
+
+
+def _not_inspected_section(store, filters: HistoryFilter, styles, tz: dt.tzinfo | None) -> list:  # type: ignore[no-untyped-def]
+    """Parts that reached the station but were not judged (NO IMAGE / ERROR), each with its reason."""
+    wanted = tuple(v for v in NOT_JUDGED if not filters.verdicts or v in filters.verdicts)
+    rows = list(store.iter_rows(HistoryFilter(**{**filters.__dict__, "verdicts": wanted}),
+                                Sort("time", descending=False))) if wanted else []
+    if not rows:
+        return []
+    small = styles["BodyText"].clone("small", fontSize=7, leading=8)
+    data = [["time", "verdict", "file", "reason"]] + [
+        [f"{r.time.astimezone(tz):%m-%d %H:%M:%S}", r.verdict, Paragraph(Path(r.source).name or r.source, small),
+         Paragraph(r.error or "", small)] for r in rows]
+    table = Table(data, colWidths=[24 * mm, 20 * mm, 50 * mm, 86 * mm], repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
+                               ("FONTSIZE", (0, 0), (-1, -1), 7), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return [Paragraph(f"Not inspected ({len(rows)}): unreadable images and failed inspections",
+                      styles["Heading2"]), table]
 
 
 def export_pdf(store, path: str | Path, filters: HistoryFilter | None = None,  # type: ignore[no-untyped-def]
@@ -119,6 +138,7 @@ def export_pdf(store, path: str | Path, filters: HistoryFilter | None = None,  #
         grid[-1] += [""] * (3 - len(grid[-1]))
         story.append(Table([[Table(c) if c else "" for c in line] for line in grid],
                            colWidths=[60 * mm] * 3))
+    story += _not_inspected_section(store, filters, styles, tz)
     with atomic_output(path) as tmp:
         SimpleDocTemplate(str(tmp), pagesize=A4, title=title, leftMargin=15 * mm, rightMargin=15 * mm,
                           topMargin=15 * mm, bottomMargin=15 * mm).build(story)
