@@ -83,13 +83,23 @@ class Station(QObject):
         self.window.action("login").triggered.connect(self.ask_login)
         self.login_dialog = None
         self.history_tab = None
+        self.review = None  # the review workspace: the history browser in a window of its own
         if record_history:
             from desktop_app.widgets.history_tab import HistoryTab
+            from desktop_app.widgets.review_window import ReviewWindow
 
-            self.history_tab = HistoryTab(self.history)
+            self.review = ReviewWindow(self.history, self.window)
+            self.history_tab = HistoryTab(self.history, review=self.review)
             self.history_tab.browserCreated.connect(self._wire_browser)
             self.window.add_side_tab(self.history_tab, "History")
             self.window.tabs.currentChanged.connect(self._tab_changed)
+            self.window.action("review").triggered.connect(self.review.open_workspace)
+            # every part the worker recorded, judged or not, reaches the open table while it runs
+            self.controller.inspectionDone.connect(lambda _record: self.review.note_change())
+            self.controller.inspectionFailed.connect(lambda _message: self.review.note_change())
+            self.controller.chatEnded.connect(lambda _inspection: self.review.note_change())
+        else:
+            self.window.action("review").setEnabled(False)
         self.window.apply_role(self.operator.name, self.operator.is_engineer)
         from desktop_app.line_bridge import attach_line
 

@@ -55,6 +55,8 @@ class InspectionController(SourcesMixin, QObject):
     productReady = Signal(str)  # references for this product are calibrated and loaded
     recordShown = Signal(object)  # InspectionRecord now on screen
     inspectionDone = Signal(object)  # every InspectionRecord, shown or not (batches coalesce the view)
+    inspectionFailed = Signal(str)  # a part not judged (NO IMAGE / ERROR); the worker recorded it already
+    chatEnded = Signal(int)  # inspection id whose answer ended (its turn is in the history by now)
     batchDone = Signal(int, bool)
 
     def __init__(
@@ -353,6 +355,7 @@ class InspectionController(SourcesMixin, QObject):
         if path is not None:
             self.failed[path] = message
         self.window.show_message(message)
+        self.inspectionFailed.emit(message)
         if batch and self._display.isActive():
             return  # a batch's newest result is about to be shown; the status bar keeps the error
         self._show_failure(message, item)
@@ -428,3 +431,4 @@ class InspectionController(SourcesMixin, QObject):
         self.window.chat.finish_answer(inspection_id, cancelled, error)
         if error:
             self.window.show_message(error)
+        self.chatEnded.emit(inspection_id)

@@ -43,6 +43,7 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "fit": ("View", "Fit image", "F"),
     "focus_chat": ("View", "Focus chat", "Ctrl+L"),
     "show_references": ("View", "Reference sets", "Ctrl+Shift+M"),
+    "review": ("View", "Review workspace (inspection history)…", "Ctrl+R"),
     "about": ("Help", "About AnomalyGPT Inspector…", "F1"),
 }
 
@@ -54,7 +55,7 @@ SmolLM2-135M-Instruct, GGUF (Apache-2.0). Engine: {engine}.</p>
 <p><b>Licences</b>: demo ball-screw images from BSData (CC BY-SA 4.0, Schlagenhauf &amp; Landwehr, KIT);
 Qt for Python / PySide6 (LGPLv3); PyTorch (BSD-3-Clause); OpenCV (Apache-2.0). AnomalyGPT's published
 weights, when configured, are for non-commercial use only (CC BY-NC-SA 4.0; Vicuna/LLaMA terms).</p>
-<p>Keys: Space inspect · Right/Left browse · Ctrl+I re-inspect · Esc cancel · F1 this box.</p>"""
+<p>Keys: Space inspect · Right/Left browse · Ctrl+I re-inspect · Esc cancel · Ctrl+R review · F1 this box.</p>"""
 
 
 class MainWindow(QMainWindow):

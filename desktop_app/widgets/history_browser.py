@@ -1,15 +1,19 @@
-"""History browser: filters, the lazy table, a read-only detail pane, overrides, exports, statistics."""
+"""History browser, laid out as a review workspace: filters on top, the lazy table beside the selected
+record (pictures with regions, the whole record as one text, actions always in view), statistics
+and the audit trail in tabs. It lives in its own full-size window (review_window.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QComboBox,
     QDateEdit,
     QFileDialog,
@@ -30,21 +34,32 @@ from PySide6.QtWidgets import (
 
 from desktop_app.history import HistoryFilter, HistoryStore, InspectionRow
 from desktop_app.history.export import EXPORTERS
+from desktop_app.history.queries import NOT_JUDGED
 from desktop_app.history.rendering import overlay
 from desktop_app.widgets.history_details import AuditView, details_html
-from desktop_app.widgets.history_table_model import HistoryTableModel, RowRole
+from desktop_app.widgets.history_table_model import (
+    VERDICT_COLOURS,
+    HistoryTableModel,
+    RowRole,
+    file_name,
+    local_time,
+)
 from desktop_app.widgets.override_dialog import OverrideDialog
+from desktop_app.widgets.record_picture import RecordPicture, rgb_to_qimage
 from desktop_app.widgets.statistics_view import StatisticsView
 
 ANY = "(any)"
+VERDICT_CHOICES: dict[str, tuple[str, ...]] = {  # filter label -> effective verdicts
+    ANY: (), "OK": ("OK",), "REVIEW": ("REVIEW",), "NG": ("NG",), "REVIEW+NG": ("REVIEW", "NG"),
+    "not inspected": NOT_JUDGED, "NO IMAGE": ("NO IMAGE",), "ERROR": ("ERROR",),
+}
+COLUMN_WIDTHS = (122, 250, 84, 56, 150, 90, 110, 80, 90, 80)  # time, file, verdict, score, product, ...
+WIDE = 1.4  # pictures wider than this (width / height) stack one above the other
 
 
 def to_pixmap(rgb: np.ndarray, max_side: int = 360) -> QPixmap:
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(image).scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation)
+    return QPixmap.fromImage(rgb_to_qimage(rgb)).scaled(
+        max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
 class HistoryBrowser(QWidget):
@@ -53,6 +68,7 @@ class HistoryBrowser(QWidget):
 
     record_opened = Signal(int)
     referenceConfirmed = Signal(str, int)  # product, inspection id: the catalog adds it and recalibrates
+    LIVE_MS = 600  # new records arrive every 30 ms in a batch: refresh the table at most this often
 
     def __init__(self, store: HistoryStore, user: str = "", role: str = "inspector",
                  parent: QWidget | None = None, recorder=None) -> None:  # type: ignore[no-untyped-def]
@@ -63,6 +79,9 @@ class HistoryBrowser(QWidget):
         self.model = HistoryTableModel(store, parent=self)
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.apply_filters)
+        self._live = QTimer(self, singleShot=True, interval=self.LIVE_MS)
+        self._live.timeout.connect(self.refresh_keeping_selection)
+        self._keeping = False
         tabs = QTabWidget()
         tabs.addTab(self._build_browse(), "Inspections")
         self.statistics = StatisticsView(store)
@@ -72,8 +91,10 @@ class HistoryBrowser(QWidget):
         self.tabs = tabs
         tabs.currentChanged.connect(self._on_tab)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(self._build_filters())
-        layout.addWidget(tabs)
+        layout.addWidget(tabs, 1)
+        self._shortcuts()
         self.reload_choices()
 
     def refresh_operator(self) -> None:
@@ -89,13 +110,26 @@ class HistoryBrowser(QWidget):
         elif index == 2:
             self.audit.reload()
 
+    def _shortcuts(self) -> None:
+        """A keyboard flow for many parts: Up/Down in the table, Ctrl+F search, O override."""
+        for keys, slot in (("Ctrl+F", self.text.setFocus), ("F5", self.refresh_keeping_selection),
+                           ("O", self.open_override), ("Ctrl+Return", self.open_override),
+                           ("Ctrl+E", self.export_box.showPopup)):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+
     # ---- layout ----------------------------------------------------------------------------
     def _build_filters(self) -> QHBoxLayout:
         bar = QHBoxLayout()
+        bar.setSpacing(6)
         self.product = QComboBox()
         self.verdict = QComboBox()
-        self.verdict.addItems([ANY, "OK", "REVIEW", "NG", "REVIEW+NG"])
+        self.verdict.addItems(list(VERDICT_CHOICES))
         self.operator = QComboBox()
+        for combo in (self.product, self.verdict, self.operator):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.setMinimumContentsLength(8)
         today = QDate.currentDate()
         self.date_from, self.date_to = QDateEdit(today.addDays(-30)), QDateEdit(today)
         for edit in (self.date_from, self.date_to):
@@ -103,18 +137,24 @@ class HistoryBrowser(QWidget):
             edit.setDisplayFormat("yyyy-MM-dd")
         self.use_dates = QComboBox()
         self.use_dates.addItems(["all dates", "date range"])
-        self.text = QLineEdit(placeholderText="text in dialogue…")
+        self.text = QLineEdit(placeholderText="text in dialogue…  (Ctrl+F)")
+        self.text.setMinimumWidth(180)
         self.count_label = QLabel()
+        self.count_label.setObjectName("historyCount")
         for label, widget in (("Product", self.product), ("Verdict", self.verdict), ("Operator", self.operator),
-                              ("", self.use_dates), ("", self.date_from), ("–", self.date_to), ("", self.text)):
+                              ("", self.use_dates), ("", self.date_from), ("–", self.date_to)):
             if label:
                 bar.addWidget(QLabel(label))
             bar.addWidget(widget)
-        bar.addWidget(self.count_label, 1)
+        bar.addWidget(self.text, 1)
+        bar.addWidget(self.count_label)
         for combo in (self.product, self.verdict, self.operator, self.use_dates):
             combo.currentIndexChanged.connect(self._debounce.start)
         for edit in (self.date_from, self.date_to):
             edit.dateChanged.connect(self._debounce.start)
+            edit.setEnabled(False)  # they count only with "date range"
+        self.use_dates.currentIndexChanged.connect(
+            lambda index: [e.setEnabled(index == 1) for e in (self.date_from, self.date_to)])
         self.text.textChanged.connect(self._debounce.start)
         return bar
 
@@ -124,49 +164,79 @@ class HistoryBrowser(QWidget):
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.setColumnWidth(0, 150)  # the full local time stamp
-        for column in (2, 3, 8):
-            self.table.setColumnWidth(column, 80)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file's distinctive end
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
         self.table.verticalHeader().hide()
         self.table.selectionModel().currentRowChanged.connect(self._on_row)
         self.model.modelReset.connect(self._on_reset)
-        self.image_label, self.heatmap_label = QLabel("no selection"), QLabel()
-        for label in (self.image_label, self.heatmap_label):
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setMinimumSize(240, 180)
-        self.details = QTextBrowser()  # read-only by nature: the record is not edited here
-        self.override_button = QPushButton("Override verdict…", enabled=False)
-        self.override_button.clicked.connect(self.open_override)
-        self.confirm_button = QPushButton("Confirm as reference", enabled=False)
-        self.confirm_button.clicked.connect(self.confirm_reference)
-        self.export_box = QComboBox()
-        self.export_box.addItems(["Export…", "CSV", "XLSX", "PDF report", "JSON lines"])
-        self.export_box.activated.connect(self._on_export_choice)
-        pictures = QHBoxLayout()
-        pictures.addWidget(self.image_label)
-        pictures.addWidget(self.heatmap_label)
-        buttons = QHBoxLayout()
-        for w in (self.override_button, self.confirm_button, self.export_box):
-            buttons.addWidget(w)
-        detail = QWidget()
-        column = QVBoxLayout(detail)
-        column.addLayout(pictures)
-        column.addWidget(self.details, 1)
-        column.addLayout(buttons)
         splitter = QSplitter()
         splitter.addWidget(self.table)
-        splitter.addWidget(detail)
-        splitter.setSizes([620, 520])
+        splitter.addWidget(self._build_record())
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 6)
+        splitter.setSizes([780, 800])
+        self.splitter = splitter
         return splitter
+
+    def _build_record(self) -> QWidget:
+        """The selected part: headline, two pictures, the record text, and the actions below it."""
+        self.headline = QLabel("Select an inspection to review it")
+        self.headline.setObjectName("reviewHeadline")
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
+        self.image_label = RecordPicture("no selection")
+        self.heatmap_label = RecordPicture("")
+        self.image_caption, self.heatmap_caption = QLabel("Image · regions"), QLabel("Heatmap · regions")
+        pictures = QWidget()
+        grid = self.pictures_layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, pictures)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for picture, caption in ((self.image_label, self.image_caption), (self.heatmap_label, self.heatmap_caption)):
+            column = QVBoxLayout()
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            column.addWidget(picture, 1)
+            column.addWidget(caption)
+            grid.addLayout(column, 1)
+        self.details = QTextBrowser()  # read-only by nature: the record is not edited here
+        self.details.setOpenExternalLinks(False)
+        parts = QSplitter(Qt.Orientation.Vertical)
+        parts.addWidget(pictures)
+        parts.addWidget(self.details)
+        parts.setStretchFactor(0, 5)
+        parts.setStretchFactor(1, 4)
+        parts.setSizes([460, 360])
+        self.override_button = QPushButton("&Override verdict…  (O)", enabled=False)
+        self.override_button.clicked.connect(self.open_override)
+        self.confirm_button = QPushButton("&Confirm as reference", enabled=False)
+        self.confirm_button.clicked.connect(self.confirm_reference)
+        self.export_box = QComboBox()
+        self.export_box.addItems(["Export filtered…  (Ctrl+E)", "CSV", "XLSX", "PDF report", "JSON lines"])
+        self.export_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.export_box.activated.connect(self._on_export_choice)
+        buttons = QHBoxLayout()
+        for w in (self.override_button, self.confirm_button):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_box)
+        record = QWidget()
+        column = QVBoxLayout(record)
+        column.setContentsMargins(6, 0, 0, 0)
+        column.addWidget(self.headline)
+        column.addWidget(parts, 1)
+        column.addLayout(buttons)
+        return record
 
     # ---- filters ---------------------------------------------------------------------------
     def reload_choices(self) -> None:
         for combo, values in ((self.product, [p.name for p in self.store.list_products()]),
                               (self.operator, self.store.distinct("operator"))):
             current = combo.currentText()
+            if [combo.itemText(i) for i in range(combo.count())] == [ANY, *values]:
+                continue  # unchanged: do not disturb an open drop-down during live updates
             combo.blockSignals(True)
             combo.clear()
             combo.addItems([ANY, *values])
@@ -174,8 +244,7 @@ class HistoryBrowser(QWidget):
             combo.blockSignals(False)
 
     def filters(self) -> HistoryFilter:
-        verdict = self.verdict.currentText()
-        verdicts = () if verdict == ANY else tuple(verdict.split("+"))
+        verdicts = VERDICT_CHOICES.get(self.verdict.currentText(), ())
         since = until = None
         if self.use_dates.currentIndex() == 1:
             tz = dt.datetime.now().astimezone().tzinfo
@@ -188,11 +257,46 @@ class HistoryBrowser(QWidget):
             text=self.text.text().strip() or None)
 
     def apply_filters(self) -> None:
-        self.model.set_filters(self.filters())
+        """New filters; the part under review stays selected while it still matches them."""
+        self.refresh_keeping_selection()
 
     def _on_reset(self) -> None:
-        self.count_label.setText(f"{self.model.rowCount():,} inspections")
-        self.show_record(None)
+        count = self.model.rowCount()
+        self.count_label.setText(f"{count:,} inspection{'' if count == 1 else 's'}")
+        if not self._keeping:
+            self.show_record(None)
+
+    # ---- live updates ----------------------------------------------------------------------
+    def note_change(self) -> None:
+        """A record was written (or failed to be): refresh soon, at most every LIVE_MS."""
+        if not self._live.isActive():
+            self._live.start()
+
+    def refresh_keeping_selection(self) -> None:
+        """Re-read the table without losing the part under review (new rows push it down)."""
+        self.reload_choices()
+        current = self.current
+        self._keeping = current is not None
+        try:
+            self.model.filters = self.filters()
+            self.model.refresh()
+            if current is not None:
+                row = self.model.find(current.id)
+                selection = self.table.selectionModel()
+                selection.blockSignals(True)
+                if row >= 0:
+                    self.table.selectRow(row)
+                selection.blockSignals(False)
+                if row < 0:
+                    self.show_record(None)  # filtered away
+                else:  # re-read it: a chat turn or an override may have joined the record
+                    position = self.details.verticalScrollBar().value()
+                    self.show_record(self.model.row_at(row))
+                    self.details.verticalScrollBar().setValue(position)
+        finally:
+            self._keeping = False
+        if self.tabs.currentIndex() == 1:
+            self.statistics.set_filters(self.filters())
 
     # ---- detail ----------------------------------------------------------------------------
     def _on_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -200,32 +304,59 @@ class HistoryBrowser(QWidget):
 
     def show_record(self, row: InspectionRow | None) -> None:
         self.current = row
-        self.override_button.setEnabled(row is not None)
+        self.override_button.setEnabled(row is not None and row.judged)
         self.confirm_button.setEnabled(False)
         if row is None:
-            self.image_label.setText("no selection")
-            self.heatmap_label.clear()
+            self.headline.setText("Select an inspection to review it")
+            self.image_label.set_picture(None)
+            self.heatmap_label.set_picture(None, text="")
             self.details.clear()
             return
         record = self.store.get(row.id)
+        self.headline.setText(self._headline(row))
+        regions = record.columns.get("regions") or []
         if record.image is not None and record.heatmap is not None:
-            self.image_label.setPixmap(to_pixmap(record.image))
-            self.heatmap_label.setPixmap(to_pixmap(overlay(record.image, record.heatmap)))
+            h, w = record.image.shape[:2]
+            self.pictures_layout.setDirection(QBoxLayout.Direction.TopToBottom if w > WIDE * h
+                                              else QBoxLayout.Direction.LeftToRight)
+            self.image_label.set_picture(record.image, regions)
+            self.heatmap_label.set_picture(overlay(record.image, record.heatmap), regions)
+        elif not row.judged:
+            self.image_label.set_picture(None, text=f"{row.verdict}: nothing was judged\n\n{row.error or ''}")
+            self.heatmap_label.set_picture(None, text="no heatmap: the part was not inspected")
         else:
-            self.image_label.setText("image not kept\n(retention policy)")
-            self.heatmap_label.clear()
+            self.image_label.set_picture(None, text="image not kept\n(retention policy)")
+            self.heatmap_label.set_picture(None, text="")
         self.details.setHtml(self._details_html(record))
         open_proposal = [o for o in record.overrides if o["reference_status"] == "proposed"]
         self.confirm_button.setEnabled(bool(open_proposal) and self.role == "engineer")
         self.record_opened.emit(row.id)
 
     @staticmethod
-    def _details_html(record) -> str:  # type: ignore[no-untyped-def]
-        return details_html(record)
+    def _headline(row: InspectionRow) -> str:
+        colour = VERDICT_COLOURS.get(row.effective_verdict, "#888888")
+        score = f" · score {row.score:.3f}" if row.judged else ""
+        engine = f" (engine: {row.verdict})" if row.overridden else ""
+        return (f"<span style='font-size:18pt; font-weight:700; color:{colour}'>{row.effective_verdict}</span>"
+                f"<span style='font-size:12pt'>{engine}{score} · <b>{html.escape(file_name(row.source))}</b>"
+                f" · {html.escape(row.product)} · {local_time(row.time)} · #{row.id}</span>")
+
+    def _details_html(self, record) -> str:  # type: ignore[no-untyped-def]
+        return details_html(record, self._audit_for(record.row.id))
+
+    def _audit_for(self, inspection_id: int) -> list[dict]:  # type: ignore[type-arg]
+        """This part's own audit events (overrides, reference confirmation)."""
+        try:
+            events = self.store.audit_events(limit=2000)
+        except Exception:  # the record still shows without its audit lines
+            return []
+        subject = f"inspection:{inspection_id}"
+        return [e for e in events if e.get("subject") == subject
+                or (e.get("details") or {}).get("source_inspection_id") == inspection_id]
 
     # ---- actions ---------------------------------------------------------------------------
     def open_override(self) -> OverrideDialog | None:
-        if self.current is None:
+        if self.current is None or not self.current.judged:
             return None
         dialog = OverrideDialog(self.current, self.user, self, fixed_operator=self.recorder is not None)
         dialog.accepted.connect(lambda: self._apply_override(dialog))

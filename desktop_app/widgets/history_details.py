@@ -35,21 +35,28 @@ def traceability_html(c: dict[str, Any]) -> str:
     return "<p style='color:#8b98a5'><b>Traceability</b><br/>" + "<br/>".join(lines) + "</p>"
 
 
-def details_html(record: Any) -> str:
+def details_html(record: Any, audit: list[dict[str, Any]] | None = None) -> str:
+    """The whole record as one text: what was found, overrides, the conversation, then what judged
+    it and its audit lines (one scroll, no nested panes)."""
     row, c = record.row, record.columns
     esc = html.escape
     lines = [f"<h3>#{row.id} · {esc(row.product)} · <b>{row.effective_verdict}</b>"
              f"{' (engine: ' + row.verdict + ')' if row.overridden else ''}</h3>",
              f"<p>{row.time.astimezone():%Y-%m-%d %H:%M:%S} · station {esc(row.station)} · "
              f"operator {esc(row.operator)} · lot {esc(row.lot or '–')} · serial {esc(row.serial or '–')}<br/>"
-             f"source {esc(row.source)} · {c['latency_ms']:.0f} ms</p>",
-             traceability_html(c)]
+             f"source {esc(row.source)}" + (f" · {c['latency_ms']:.0f} ms" if row.judged else "") + "</p>"]
+    if not row.judged:
+        lines.append(f"<p style='color:#b04fc8'><b>Not inspected ({esc(row.verdict)})</b>: "
+                     f"{esc(row.error or 'no reason recorded')}<br/>Nothing was judged: the part is neither OK "
+                     "nor NG. Check the file or the camera and inspect the part again.</p>")
     if c["regions"]:
-        lines.append("<p>Regions: " + "; ".join(
+        lines.append("<p><b>Regions</b>: " + "; ".join(
             f"{esc(r['location'])} ({r['area_fraction'] * 100:.1f} %, peak {r['peak_score']:.2f})"
             for r in c["regions"]) + "</p>")
+    elif row.judged:
+        lines.append("<p><b>Regions</b>: none above the boundary</p>")
     for o in record.overrides:
-        lines.append(f"<p style='color:#8a5a00'>Override {o['old_verdict']} → {o['new_verdict']} by "
+        lines.append(f"<p style='color:#c98a1a'>Override {o['old_verdict']} → {o['new_verdict']} by "
                      f"{esc(o['operator'])}: {esc(o['reason_code'])}, “{esc(o['comment'])}”"
                      f" [reference: {o['reference_status']}"
                      f"{' by ' + esc(o['confirmed_by']) if o.get('confirmed_by') else ''}]</p>")
@@ -60,6 +67,11 @@ def details_html(record: Any) -> str:
         note = " <i>(stopped)</i>" if turn.cancelled else ""
         lines.append(f"<p style='color:{colour}'><b>{esc(turn.role)}</b> <small>{who} "
                      f"{turn.time.astimezone():%H:%M:%S}</small><br/>{esc(turn.text)}{note}</p>")
+    if row.judged:
+        lines.append(traceability_html(c))
+    if audit:
+        lines.append("<h4>Audit</h4>" + "<br/>".join(
+            f"{e['time'].astimezone():%Y-%m-%d %H:%M:%S} · {esc(e['actor'])} · {esc(e['kind'])}" for e in audit))
     return "\n".join(lines)
 
 

@@ -4,7 +4,9 @@ Only the pages the view actually paints are queried, so 100,000 inspections open
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
+from pathlib import PurePath, PureWindowsPath
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -12,12 +14,38 @@ from PySide6.QtGui import QBrush, QColor
 
 from desktop_app.history import HistoryFilter, HistoryStore, InspectionRow, Sort
 
-COLUMNS: list[tuple[str, str]] = [  # (header, sort key)
-    ("Time", "time"), ("Product", "product"), ("Verdict", "verdict"), ("Score", "score"),
-    ("Operator", "operator"), ("Station", "station"), ("Lot", "lot"), ("Serial", "serial"),
-    ("Latency ms", "latency"),
+COLUMNS: list[tuple[str, str]] = [  # (header, sort key); what a reviewer scans first comes first
+    ("Time", "time"), ("File", "source"), ("Verdict", "verdict"), ("Score", "score"),
+    ("Product", "product"), ("Operator", "operator"), ("Station", "station"), ("Lot", "lot"),
+    ("Serial", "serial"), ("Latency ms", "latency"),
 ]
-VERDICT_COLOURS = {"OK": "#2e7d32", "REVIEW": "#b26a00", "NG": "#c62828"}
+VERDICT_COLOURS = {"OK": "#2e7d32", "REVIEW": "#b26a00", "NG": "#c62828", "NO IMAGE": "#b04fc8",
+                   "ERROR": "#b04fc8"}  # not inspected: violet like the banner, readable on both themes
+REINSPECTION_PREFIX = "re-inspection: "
+
+
+def file_name(source: str) -> str:
+    """The file a record came from ("camera", "hot folder"... when there was no file)."""
+    again = source.startswith(REINSPECTION_PREFIX)
+    path = source[len(REINSPECTION_PREFIX):] if again else source
+    if "\\" in path:  # recorded on a Windows station
+        name = PureWindowsPath(path).name
+    else:
+        name = PurePath(path).name if ("/" in path or "." in path) else path
+    return f"{name} (again)" if again else name
+
+
+def local_time(when: dt.datetime, now: dt.datetime | None = None) -> str:
+    """Readable local time: "Today 14:03:21", "Yesterday 14:03:21", "Tue 01 Dec 14:03:21" this year."""
+    local = when.astimezone()
+    now = (now or dt.datetime.now()).astimezone()
+    if local.date() == now.date():
+        return local.strftime("Today %H:%M:%S")
+    if local.date() == now.date() - dt.timedelta(days=1):
+        return local.strftime("Yesterday %H:%M:%S")
+    if local.year == now.year:
+        return local.strftime("%a %d %b %H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M:%S")
 RowRole = Qt.ItemDataRole.UserRole + 1
 
 
@@ -89,20 +117,42 @@ class HistoryTableModel(QAbstractTableModel):
             return row
         if role == Qt.ItemDataRole.ForegroundRole and key == "verdict":
             return QBrush(QColor(VERDICT_COLOURS.get(row.effective_verdict, "#000000")))
-        if role == Qt.ItemDataRole.ToolTipRole and key == "verdict" and row.overridden:
-            return f"Engine said {row.verdict}; overridden to {row.effective_verdict}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, key)
         if role == Qt.ItemDataRole.TextAlignmentRole and key in ("score", "latency"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def find(self, inspection_id: int, within: int = 1000) -> int:
+        """Row number of an inspection among the first `within` rows, or -1 (keeps a selection)."""
+        for number in range(min(self._count, within)):
+            row = self.row_at(number)
+            if row is not None and row.id == inspection_id:
+                return number
+        return -1
+
+    @staticmethod
+    def _tooltip(row: InspectionRow, key: str) -> str | None:
+        if key == "verdict" and not row.judged:
+            return f"Not inspected: {row.error or 'no reason recorded'}"
+        if key == "verdict" and row.overridden:
+            return f"Engine said {row.verdict}; overridden to {row.effective_verdict}"
+        if key == "time":
+            return row.time.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        if key == "source":
+            return row.source
         return None
 
     @staticmethod
     def _display(row: InspectionRow, key: str) -> str:
         if key == "time":
-            return row.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            return local_time(row.time)
+        if key == "source":
+            return file_name(row.source)
         if key == "verdict":
             return f"{row.effective_verdict} *" if row.overridden else row.effective_verdict
         if key == "score":
-            return f"{row.score:.3f}"
+            return f"{row.score:.3f}" if row.judged else "–"
         if key == "latency":
             return f"{row.latency_ms:.0f}"
         return str(getattr(row, key) or "")

@@ -44,7 +44,8 @@ class StatisticsView(QWidget):
         overall = self.stats.overall
         self.summary.setText(
             f"{overall.total} inspected · OK {overall.ok} · REVIEW {overall.review} · NG {overall.ng}"
-            f" · overridden {overall.overridden} · yield {overall.yield_ * 100:.1f} %")
+            f" · overridden {overall.overridden} · yield {overall.yield_ * 100:.1f} %"
+            + (f" · not inspected {overall.not_inspected} (no image / error)" if overall.not_inspected else ""))
         self._draw_yield()
         self._draw_histogram()
 

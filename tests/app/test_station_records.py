@@ -42,13 +42,14 @@ def _shot(window, name: str, dialog=None) -> Path:  # type: ignore[no-untyped-de
 
 
 def _shot_history(qtbot, window, name: str) -> Path:  # type: ignore[no-untyped-def]
-    """The history tab as a floating 1600x1000 panel: docked beside the image it is 430 px wide."""
-    dock = window.side_dock
-    dock.setFloating(True)
-    dock.resize(1600, 1000)
-    qtbot.wait(300)  # let the freshly built browser show and lay out
-    pixmap = dock.grab()
-    dock.setFloating(False)
+    """The review workspace, the history's own full-size window, at 1600x1000."""
+    from desktop_app.widgets.review_window import ReviewWindow
+
+    review = window.findChild(ReviewWindow)
+    review.show()
+    review.resize(1600, 1000)
+    qtbot.wait(300)  # let the freshly shown workspace lay out
+    pixmap = review.grab()
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     assert pixmap.save(str(path))
