@@ -90,7 +90,8 @@ def test_chat_expert_type_disposition_and_cant_tell(qtbot, shot_station):
     assert record.result.verdict.value == "NG" and record.path.name.startswith("pitting_1")
     chat = shot_station.window.chat
     answers = []
-    for question in ("What kind of defect is it?", "Should I scrap this part or rework it?", "What caused this defect?"):
+    questions = ("What kind of defect is it?", "Should I scrap this part or rework it?", "What caused this defect?")
+    for question in questions:
         chat.ask(question)
         qtbot.waitUntil(lambda: chat.streaming_id is None, timeout=60_000)
         answers.append(chat.conversations[chat.inspection_id][-1][1])
