@@ -129,6 +129,8 @@ class Station(QObject):
         browser.referenceConfirmed.connect(
             lambda product, inspection_id: self.controller.confirm_reference(product, inspection_id, browser.store)
         )
+        browser.exported.connect(
+            lambda path, rows: self.window.show_message(f"Exported {rows:,} inspections to {path}"))
 
     def start(self, show: bool = True) -> None:
         """Show the window, load the models in the worker behind a progress dialog, open the product."""

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressDialog,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -57,6 +58,15 @@ COLUMN_WIDTHS = (122, 250, 84, 56, 150, 90, 110, 80, 90, 80)  # time, file, verd
 WIDE = 1.4  # pictures wider than this (width / height) stack one above the other
 
 
+def default_export_dir() -> Path:
+    """The user's Documents folder (or home): a save dialog in the program's folder hides reports."""
+    from PySide6.QtCore import QStandardPaths
+
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(documents) if documents else Path.home()
+    return folder if folder.is_dir() else Path.home()
+
+
 def to_pixmap(rgb: np.ndarray, max_side: int = 360) -> QPixmap:
     return QPixmap.fromImage(rgb_to_qimage(rgb)).scaled(
         max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
@@ -67,6 +77,7 @@ class HistoryBrowser(QWidget):
     confirm references. With a recorder every write goes through it, under the logged-in operator."""
 
     record_opened = Signal(int)
+    exported = Signal(str, int)  # path, rows: the station says so in its status bar too
     referenceConfirmed = Signal(str, int)  # product, inspection id: the catalog adds it and recalibrates
     LIVE_MS = 600  # new records arrive every 30 ms in a batch: refresh the table at most this often
 
@@ -82,6 +93,7 @@ class HistoryBrowser(QWidget):
         self._live = QTimer(self, singleShot=True, interval=self.LIVE_MS)
         self._live.timeout.connect(self.refresh_keeping_selection)
         self._keeping = False
+        self.export_dir = default_export_dir()  # not the working folder: where people find reports
         tabs = QTabWidget()
         tabs.addTab(self._build_browse(), "Inspections")
         self.statistics = StatisticsView(store)
@@ -177,6 +189,8 @@ class HistoryBrowser(QWidget):
         splitter = QSplitter()
         splitter.addWidget(self.table)
         splitter.addWidget(self._build_record())
+        splitter.setChildrenCollapsible(False)
+        self.table.setMinimumWidth(420)  # the list stays readable whatever the record pane holds
         splitter.setStretchFactor(0, 5)
         splitter.setStretchFactor(1, 6)
         splitter.setSizes([780, 800])
@@ -220,6 +234,13 @@ class HistoryBrowser(QWidget):
         buttons = QHBoxLayout()
         for w in (self.override_button, self.confirm_button):
             buttons.addWidget(w)
+        self.export_note = QLabel("")  # the confirmation of the last export, with its folder
+        self.export_note.setObjectName("exportNote")
+        self.export_note.setOpenExternalLinks(True)
+        self.export_note.setTextFormat(Qt.TextFormat.RichText)
+        self.export_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
+        self.export_note.setWordWrap(True)
+        self.export_note.hide()  # a line of its own once there is something to confirm
         buttons.addStretch(1)
         buttons.addWidget(self.export_box)
         record = QWidget()
@@ -227,6 +248,7 @@ class HistoryBrowser(QWidget):
         column.setContentsMargins(6, 0, 0, 0)
         column.addWidget(self.headline)
         column.addWidget(parts, 1)
+        column.addWidget(self.export_note)
         column.addLayout(buttons)
         return record
 
@@ -397,14 +419,25 @@ class HistoryBrowser(QWidget):
         kind = {1: "csv", 2: "xlsx", 3: "pdf", 4: "jsonl"}.get(index)
         if kind is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export history", f"history.{kind}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export history", str(self.export_dir / self.export_name(kind)))
         if path:
+            self.export_dir = Path(path).parent
             self.export(kind, Path(path))
+
+    def export_name(self, kind: str) -> str:
+        """A name that says what is inside: product, verdicts, date."""
+        parts = ["inspections", self.product.currentText(), self.verdict.currentText()]
+        words = [p for p in parts if p and p != ANY]
+        safe = "_".join("".join(c if c.isalnum() or c in "-." else "-" for c in w).strip("-") for w in words)
+        return f"{safe}_{dt.date.today().isoformat()}.{kind}"
 
     def export(self, kind: str, path: Path) -> QProgressDialog:
         """Drive the exporter generator from the event loop: the UI stays live, Cancel closes it."""
-        gen: Iterator[tuple[int, int]] = EXPORTERS[kind](self.store, path, self.filters(), self.model.sort_order)
+        extra = {"generated_by": self.user or None} if kind == "pdf" else {}
+        gen: Iterator[tuple[int, int]] = EXPORTERS[kind](self.store, path, self.filters(), self.model.sort_order,
+                                                         **extra)
         progress = QProgressDialog(f"Exporting {kind.upper()}…", "Cancel", 0, 0, self)
+        rows = [0]
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(300)
 
@@ -417,14 +450,26 @@ class HistoryBrowser(QWidget):
             except StopIteration:
                 progress.setValue(progress.maximum())
                 progress.close()
+                self._confirm_export(kind, path, rows[0])
                 return
             except Exception as exc:
                 progress.close()
                 QMessageBox.warning(self, "Export failed", str(exc))
                 return
+            rows[0] = self.model.rowCount() if kind == "pdf" else done  # the PDF counts parts shown
             progress.setMaximum(max(total, 1))
             progress.setValue(min(done, max(total, 1) - 1) if done < total else done)
             QTimer.singleShot(0, step)
 
         QTimer.singleShot(0, step)
         return progress
+
+    def _confirm_export(self, kind: str, path: Path, rows: int) -> None:
+        """Say where the file went (a silent export left people searching for it)."""
+        folder = path.resolve().parent
+        self.export_note.setText(f"✔ {kind.upper()} of {rows:,} inspection{'' if rows == 1 else 's'} saved: "
+                                 f"<b>{html.escape(path.name)}</b> (<a href='{folder.as_uri()}'>"
+                                 "<span style='color:#4fa3e0'>open folder</span></a>)")
+        self.export_note.setToolTip(str(path))
+        self.export_note.show()
+        self.exported.emit(str(path), rows)

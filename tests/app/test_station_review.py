@@ -5,6 +5,8 @@ window whose table follows a running batch, and a clicked row shows the whole pa
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -90,16 +92,24 @@ def test_unreadable_images_are_recorded_filtered_and_exported(qtbot, engine, cal
         assert not browser.override_button.isEnabled() and browser.open_override() is None
         assert not browser.image_label.has_picture() and "0 bytes" in browser.image_label.text()
         assert browser.model.data(browser.model.index(_row_of(browser, "empty.png"), 3)) == "–"  # no score
-        _shot(review, "13_review_not_inspected")
 
         # ... and the export of the filtered rows holds them, with the reason
         out = tmp_path / "not_inspected.csv"
-        progress = browser.export("csv", out)
-        qtbot.waitUntil(out.is_file, timeout=10_000)
-        qtbot.waitUntil(lambda: not progress.isVisible(), timeout=10_000)
+        with qtbot.waitSignal(browser.exported, timeout=10_000) as done:
+            browser.export("csv", out)
+        assert done.args == [str(out), 5]
         with open(out, encoding="utf-8-sig") as handle:
             exported = list(csv.DictReader(handle))
         assert len(exported) == 5 and all(r["verdict"] == "NO IMAGE" and r["error"] for r in exported)
+        # the export is confirmed where it happened and on the station's status bar (issue 13, item 6)
+        note = browser.export_note.text()
+        assert "saved" in note and out.name in note and tmp_path.as_uri() in note  # a link to the folder
+        assert browser.table.width() > 500  # a long confirmation never squeezes the table
+        assert f"Exported 5 inspections to {out}" == station.window.status_message.text()
+        assert browser.export_dir != Path.cwd() and browser.export_dir.is_dir()  # not the working folder
+        name = browser.export_name("pdf")
+        assert name.startswith("inspections_not-inspected_") and name.endswith(".pdf")
+        _shot(review, "13_review_not_inspected")
 
         # a judged part after them: the stale error line goes, the part is OK/NG, not "not inspected"
         controller.inspect(demo_tests()[0], "file")
@@ -164,6 +174,19 @@ def test_review_workspace_follows_a_batch_and_a_clicked_row_shows_the_part(qtbot
         assert "Audit" in browser.details.toPlainText() and "override" in browser.details.toPlainText()
         assert browser.current.id == current.id  # the part under review stays selected
         _shot(review, "13_review_workspace")
+
+        # the shift report from the workspace: who generated it, the parts to look at, the sign-off
+        report = tmp_path / "shift.pdf"
+        with qtbot.waitSignal(browser.exported, timeout=60_000):
+            browser.export("pdf", report)
+        assert report.read_bytes().startswith(b"%PDF")
+        if shutil.which("pdftotext") and shutil.which("pdftoppm"):
+            text = " ".join(subprocess.run(["pdftotext", str(report), "-"], capture_output=True,
+                                           text=True).stdout.split())
+            assert f"by {station.operator.name}" in text and "Overridden to OK (1)" in text
+            assert "NG parts (5)" in text and "Not inspected (1)" in text and "Reviewed and released by" in text
+            subprocess.run(["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", "2", str(report),
+                            str(SCREENSHOTS / "13_shift_report_page")], check=True)
 
         # the keyboard walks through the parts: Down shows the next one
         browser.table.setFocus()
