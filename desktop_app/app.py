@@ -11,6 +11,8 @@ from dataclasses import fields
 
 from PySide6.QtCore import QObject
 
+from desktop_app.gc_pin import GuiThreadCollector
+
 log = logging.getLogger(__name__)
 
 
@@ -79,6 +81,7 @@ class Station(QObject):
         self.window.controls.opacity.setValue(self.settings.heatmap_opacity)
         self._progress = None
         self._stopped = False
+        self.collector = GuiThreadCollector(self)  # see gc_pin.py: collections only in the GUI thread
         self.window.action("settings").triggered.connect(self.edit_settings)
         self.window.action("login").triggered.connect(self.ask_login)
         self.login_dialog = None
@@ -156,6 +159,7 @@ class Station(QObject):
         self.window.show_message(
             "Starting: loading models…" + (f"  (first run: added {demo})" if demo else "")
         )
+        self.collector.start()
         self.client.start()
         if self.settings.require_login:
             self.ask_login()
@@ -230,6 +234,7 @@ class Station(QObject):
             self.client.worker.streams.save_all()
         if self.history is not None:
             self.history.close()
+        self.collector.stop()
         if save:
             geometry, state = self.window.layout_state()
             self.settings = self.settings.with_changes(

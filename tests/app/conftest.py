@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -18,10 +19,12 @@ TEST_CONFIG = EngineConfig(llm="none", num_threads=1)
 
 @pytest.fixture(autouse=True)
 def no_qthread_left_running():
-    """napari's rule: a test that leaves a QThread running fails."""
+    """napari's rule: a test that leaves a QThread running fails. Then the test's garbage is collected
+    here, in the GUI thread, while nothing else runs, not at a random point of the next test."""
     yield
     alive = running_threads()
     assert not alive, f"QThreads still running after the test: {[t.objectName() for t in alive]}"
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
