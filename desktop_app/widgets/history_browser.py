@@ -108,6 +108,7 @@ class HistoryBrowser(QWidget):
         layout.addWidget(tabs, 1)
         self._shortcuts()
         self.reload_choices()
+        self._on_reset()  # the model's first reset came before this view listened: count it now
 
     def refresh_operator(self) -> None:
         """Take the logged-in operator from the recorder (login changes while the tab exists)."""

@@ -62,13 +62,14 @@ def test_unreadable_images_are_recorded_filtered_and_exported(qtbot, engine, cal
     controller = station.controller
     try:
         review, browser = _open_review(qtbot, station)
-        assert browser.model.rowCount() == 0
+        assert browser.model.rowCount() == 0 and browser.count_label.text() == "0 inspections"
         files = bad_files(tmp_path / "bad")
         for path in files.values():
             errors = controller.counts.errors
             controller.inspect(path, "file")
             qtbot.waitUntil(lambda errors=errors: controller.counts.errors == errors + 1, timeout=30_000)
         qtbot.waitUntil(lambda: browser.model.rowCount() == 4, timeout=10_000)  # the open table followed
+        assert browser.count_label.text() == "4 inspections"
         # a hot-folder file that cannot be read is a row too
         station.window.controls.hot_button.setChecked(True)
         (hot / "label.png").write_text("PLC wrote a text file here\n" * 10)
