@@ -54,6 +54,15 @@ class Statistics:
     groups: list[GroupStats]
     scores: np.ndarray = field(repr=False)
     boundary: float = 0.5
+    verdicts: np.ndarray = field(default_factory=lambda: np.array([], dtype=object), repr=False)  # engine's
+
+    def histogram_by_verdict(self, bins: int = 40) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Counts per bin for each engine verdict (OK, REVIEW, NG), to draw in the verdict colours."""
+        clipped = np.clip(self.scores, 0.0, 1.0)
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        counts = {v: np.histogram(clipped[self.verdicts == v], bins=bins, range=(0.0, 1.0))[0]
+                  for v in ("OK", "REVIEW", "NG")}
+        return counts, edges
 
     def histogram(self, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
         """Counts and edges over 0..1; scores above 1 land in the last bin."""
@@ -102,6 +111,7 @@ def compute(facts: Iterable[tuple[dt.datetime, str, str, str, float]], by: str =
     overall = GroupStats("all")
     groups: dict[str, GroupStats] = {}
     scores: list[float] = []
+    verdicts: list[str] = []
     for when, product, verdict, effective, score in facts:
         key = group_key(when, product, by, tz, shifts)
         group = groups.get(key) or groups.setdefault(key, GroupStats(key))
@@ -110,8 +120,10 @@ def compute(facts: Iterable[tuple[dt.datetime, str, str, str, float]], by: str =
         overall.add(effective, overridden)
         if effective not in NOT_JUDGED:  # a part that was not judged has no score
             scores.append(score)
+            verdicts.append(verdict)
     ordered = [groups[k] for k in sorted(groups)]
-    return Statistics(overall, ordered, np.asarray(scores, dtype=np.float64))
+    return Statistics(overall, ordered, np.asarray(scores, dtype=np.float64),
+                      verdicts=np.asarray(verdicts, dtype=object))
 
 
 def statistics(store, filters: HistoryFilter | None = None, by: str = "day",  # type: ignore[no-untyped-def]

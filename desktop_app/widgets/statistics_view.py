@@ -29,7 +29,7 @@ class StatisticsView(QWidget):
         self.yield_plot = pg.PlotWidget(title="Yield and volume")
         self.yield_plot.setLabel("left", "yield", units="%")
         self.yield_plot.setYRange(0, 100)
-        self.hist_plot = pg.PlotWidget(title="Score distribution (calibrated)")
+        self.hist_plot = pg.PlotWidget(title="Score distribution (calibrated): OK green · REVIEW amber · NG red")
         self.hist_plot.setLabel("bottom", "score")
         self.hist_plot.setLabel("left", "parts")
         layout.addWidget(self.yield_plot, 1)
@@ -70,11 +70,15 @@ class StatisticsView(QWidget):
         assert self.stats is not None
         plot = self.hist_plot
         plot.clear()
-        counts, edges = self.stats.histogram(40)
+        by_verdict, edges = self.stats.histogram_by_verdict(40)
         centres = (edges[:-1] + edges[1:]) / 2
         boundary = self.stats.boundary
-        brushes = [pg.mkBrush("#c62828" if c >= boundary else "#2e7d32") for c in centres]
-        plot.addItem(pg.BarGraphItem(x=centres, height=counts, width=edges[1] - edges[0], brushes=brushes))
+        below = np.zeros(len(centres))
+        for verdict, colour in (("OK", "#2e7d32"), ("REVIEW", "#f9a825"), ("NG", "#c62828")):
+            counts = by_verdict[verdict]  # stacked, so the REVIEW band round the boundary shows amber
+            plot.addItem(pg.BarGraphItem(x=centres, y0=below, height=counts, width=edges[1] - edges[0],
+                                         brush=pg.mkBrush(colour), pen=pg.mkPen(None)))
+            below = below + counts
         self.boundary_line = pg.InfiniteLine(pos=boundary, angle=90, pen=pg.mkPen("#000", width=2,
                                              style=pg.QtCore.Qt.PenStyle.DashLine),
                                              label="boundary", labelOpts={"position": 0.9, "color": "#000"})

@@ -189,6 +189,13 @@ def test_review_workspace_follows_a_batch_and_a_clicked_row_shows_the_part(qtbot
             subprocess.run(["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", "2", str(report),
                             str(SCREENSHOTS / "13_shift_report_page")], check=True)
 
+        # the statistics of the same selection: parts not inspected are counted apart
+        browser.tabs.setCurrentIndex(1)
+        summary = browser.statistics.summary.text()
+        assert "12 inspected" in summary and "not inspected 1" in summary and "NG 5" in summary
+        _shot(review, "13_review_statistics")
+        browser.tabs.setCurrentIndex(0)
+
         # the keyboard walks through the parts: Down shows the next one
         browser.table.setFocus()
         before = browser.current.id

@@ -55,6 +55,9 @@ def test_not_judged_rows_filter_count_apart_export_and_refuse_overrides(recorder
     stats = statistics(store)
     assert (stats.overall.total, stats.overall.ok, stats.overall.ng, stats.overall.not_inspected) == (2, 1, 1, 2)
     assert stats.overall.yield_ == 0.5 and len(stats.scores) == 2  # no score for a part not judged
+    by_verdict, _edges = stats.histogram_by_verdict(10)
+    assert {v: int(c.sum()) for v, c in by_verdict.items()} == {"OK": 1, "REVIEW": 0, "NG": 1}
+    assert by_verdict["NG"][9] == 1 and by_verdict["OK"][1] == 1  # 0.9 and 0.1 in their bins
     with pytest.raises(HistoryError, match="not judged"):
         recorder.override(error, "OK", "engine_error", "camera was fine")
     recorder.override(ng, "OK", "false_alarm", "stain")  # judged parts still can be
