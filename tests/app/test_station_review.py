@@ -61,8 +61,15 @@ def test_unreadable_images_are_recorded_filtered_and_exported(qtbot, engine, cal
     station = make_station(qtbot, engine, Settings(hot_folder=str(hot)), record_history=True)
     controller = station.controller
     try:
+        station.window.tabs.setCurrentWidget(station.history_tab)  # the side tab points to the workspace
+        assert station.history_tab.open_button.isVisible() and "Ctrl+R" in station.history_tab.open_button.text()
+        station.window.resize(*SIZE)
+        for _ in range(3):
+            QApplication.processEvents()
+        station.window.grab().save(str(SCREENSHOTS / "13_history_tab_launcher.png"), "PNG")
         review, browser = _open_review(qtbot, station)
         assert browser.model.rowCount() == 0 and browser.count_label.text() == "0 inspections"
+        assert station.history_tab.status.text() == "0 inspections recorded"
         files = bad_files(tmp_path / "bad")
         for path in files.values():
             errors = controller.counts.errors
