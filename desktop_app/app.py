@@ -104,6 +104,9 @@ class Station(QObject):
         else:
             self.window.action("review").setEnabled(False)
         self.window.apply_role(self.operator.name, self.operator.is_engineer)
+        self._hot_folder_rearmed = False
+        self.controller.productReady.connect(self._rearm_hot_folder)
+        self.window.controls.hotFolderToggled.connect(lambda _on: self._remember_hot_folder())
         from desktop_app.line_bridge import attach_line
 
         self.line = attach_line(self)  # PLC (OPC UA), results to MQTT, GigE camera: off until configured
@@ -176,6 +179,30 @@ class Station(QObject):
         else:
             self.window.banner.show_ready("Create a product in the Reference sets tab")
 
+    def _rearm_hot_folder(self, _product: str) -> None:
+        """Once, when the first product is ready (a file then finds references to judge it): the hot
+        folder watched when the station last stopped is watched again."""
+        if self._hot_folder_rearmed:
+            return
+        self._hot_folder_rearmed = True
+        if self.settings.hot_folder_on:
+            self.controller.rearm_hot_folder()
+
+    def _remember_hot_folder(self) -> None:
+        """The operator's on/off is saved at once, so a crash or power cut keeps it too."""
+        if not self._hot_folder_rearmed and not self.hot_folder.is_watching:
+            return  # start-up: nothing switched yet; keep the stored choice for the re-arm
+        watching = self.hot_folder.is_watching
+        if watching == self.settings.hot_folder_on:
+            return
+        self.settings = self.controller.settings = self.settings.with_changes(hot_folder_on=watching)
+        from desktop_app.settings import save_settings
+
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.window.show_message(f"Could not save settings: {exc}")
+
     def _tab_changed(self, index: int) -> None:
         if self.history_tab is not None and self.window.tabs.widget(index) is self.history_tab:
             self.history_tab.activate()
@@ -226,6 +253,7 @@ class Station(QObject):
 
         self._close_progress()
         self.controller.continuous.stop()
+        hot_folder_on = self.hot_folder.is_watching  # re-armed at the next start
         self.hot_folder.stop()
         self.camera.stop()
         self.line.shutdown()
@@ -241,6 +269,7 @@ class Station(QObject):
                 window_geometry=geometry,
                 window_state=state,
                 current_product=self.controller.product or "",
+                hot_folder_on=hot_folder_on,
                 heatmap_opacity=self.window.controls.opacity.value(),
             )
             try:

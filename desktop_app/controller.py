@@ -85,7 +85,9 @@ class InspectionController(SourcesMixin, QObject):
         self.index = -1
         self.batch_request: Request | None = None
         self.chat_request: Request | None = None
-        self.calibrate_request: Request | None = None
+        self.calibrate_request: Request | None = None  # the newest calibration still running
+        self.calibrations: dict[str, Request] = {}  # product -> its running calibration
+        self._calibration_percent: dict[str, int] = {}
         self.pending = 0
         self.continuous = QTimer(self)
         self.continuous.timeout.connect(self._continuous_tick)
@@ -141,7 +143,8 @@ class InspectionController(SourcesMixin, QObject):
         self.camera.ended.connect(lambda: self._camera_stopped("Camera stream ended"))
         self.hot_folder.fileReady.connect(lambda path: self.inspect(path, "hot folder"))
         self.hot_folder.failed.connect(self._hot_folder_failed)
-        c.hot_label.setText(self.settings.hot_folder or "No hot folder set (File ▸ Settings)")
+        self.hot_folder.restored.connect(self._hot_folder_restored)
+        c.hot_label.setText(self._hot_folder_text())
 
     # -- products and references -----------------------------------------------------------
     def refresh_products(self) -> None:
@@ -160,6 +163,7 @@ class InspectionController(SourcesMixin, QObject):
         self.product, self.refs = name, None
         self.window.controls.set_products([i.name for i in self.repo.products()], name)
         self.window.references.refresh(select=name)
+        self._show_product_status()  # never the previous product's "calibrated" while this one loads
         self.window.banner.show_busy(f"Loading references of {name}…")
         repo = self.repo
         self.client.run(lambda engine: _load_compatible(repo, name, engine)).success(
@@ -170,36 +174,88 @@ class InspectionController(SourcesMixin, QObject):
         if name != self.product:
             return
         if refs is None:
+            if name in self.calibrations:  # already calibrating in the background: its end sets the refs
+                self.window.banner.show_busy(f"Calibrating {name}…")
+                return
             self.calibrate(name)
         else:
             self._set_refs(name, refs)
 
     def calibrate(self, name: str) -> None:
+        """Calibrate `name` in the worker. The active product shows it on the banner; another
+        product (references added while it is not selected) calibrates in the background, so it is
+        ready when chosen, and the active one keeps inspecting."""
         info = self.repo.product(name)
+        active = name == self.product
         if info.n_references == 0:
-            self.window.banner.show_ready(f"{name}: add normal reference images to start")
-            self.window.show_message(f"{name} has no references yet (Reference sets tab)")
+            if active:
+                self.window.banner.show_ready(f"{name}: add normal reference images to start")
+                self.window.show_message(f"{name} has no references yet (Reference sets tab)")
             return
-        self.window.banner.show_busy(f"Calibrating {name} from {info.n_references} references…")
-        self.calibrate_request = (
-            self.client.build_references(name, list(info.reference_paths), info.description, save=True)
-            .progress(self.window.controls.show_batch)
-            .success(lambda refs: self._on_references_ready(name, refs))
-            .failure(self._on_calibration_failed)
-        )
+        if active:
+            self.window.banner.show_busy(f"Calibrating {name} from {info.n_references} references…")
+        else:
+            self.window.show_message(f"Calibrating {name} in the background from {info.n_references} references; "
+                                     f"{self.product or 'the active product'} stays active")
+        request = self.client.build_references(name, list(info.reference_paths), info.description, save=True)
+        request.progress(lambda done, total, message: self._calibration_progress(name, request, done, total, message))
+        request.success(lambda refs: self._on_references_ready(name, request, refs))
+        request.failure(lambda message: self._on_calibration_failed(name, request, message))
+        self.calibrations[name] = request
+        self.calibrate_request = request
+        self._calibration_percent[name] = 0
+        self.window.controls.show_batch(0, 1, f"Calibrating {name}…", cancel="Cancel calibration  (Esc)")
+        self._show_calibration_status(name)
 
-    def _on_calibration_failed(self, message: str) -> None:
-        self.calibrate_request = None
-        self.window.controls.hide_batch()
-        self.window.banner.show_ready(message)
+    def _calibration_progress(self, name: str, request: Request, done: int, total: int, message: str) -> None:
+        """One line that agrees with the bar: the product, the share of the whole calibration, the step."""
+        if self.calibrations.get(name) is not request:
+            return
+        percent = int(100 * done / total) if total else 0
+        self._calibration_percent[name] = percent
+        self.window.controls.show_batch(done, total, f"Calibrating {name}: {percent} %  ·  {message}",
+                                        cancel="Cancel calibration  (Esc)")
+        self._show_calibration_status(name)
+
+    def _show_calibration_status(self, name: str) -> None:
+        """The product status line (and the reference manager's) say 'calibrating', never a stale 'calibrated'."""
+        percent = self._calibration_percent.get(name)
+        text = None if percent is None else f"calibrating… {percent} %"
+        self.window.references.set_calibrating(name, text)
+        if name == self.product:
+            self._show_product_status()
+
+    def _end_calibration(self, name: str, request: Request) -> bool:
+        """Forget a finished calibration; False when a newer one of the same product superseded it."""
+        if self.calibrations.get(name) is not request:
+            return False
+        del self.calibrations[name]
+        self._calibration_percent.pop(name, None)
+        if self.calibrate_request is request:
+            self.calibrate_request = next(reversed(self.calibrations.values()), None)
+        if not self.calibrations and self.batch_request is None:
+            self.window.controls.hide_batch()
+        self.window.references.set_calibrating(name, None)
+        return True
+
+    def _on_calibration_failed(self, name: str, request: Request, message: str) -> None:
+        if not self._end_calibration(name, request):
+            return
+        self._show_product_status()
+        if name == self.product:
+            hint = "  ·  Recalibrate in Reference sets (or choose the product again) to retry"
+            self.window.banner.show_ready(message + (hint if "cancelled" in message else ""))
         self.window.show_message(message)
 
-    def _on_references_ready(self, name: str, refs: ReferenceSet) -> None:
-        self.calibrate_request = None
-        self.window.controls.hide_batch()
+    def _on_references_ready(self, name: str, request: Request, refs: ReferenceSet) -> None:
+        if not self._end_calibration(name, request):
+            return
         self.window.references.refresh()
         if name == self.product:
             self._set_refs(name, refs)
+        else:
+            self._show_product_status()
+            self.window.show_message(f"{name}: {refs.size} references, calibrated in the background")
 
     def _set_refs(self, name: str, refs: ReferenceSet) -> None:
         self.refs = refs
@@ -212,13 +268,19 @@ class InspectionController(SourcesMixin, QObject):
         if self.product is None:
             self.window.controls.product_status.setText("No product: create one in Reference sets")
             return
-        text = self.window.references.status_text(self.repo.product(self.product))
+        info = self.repo.product(self.product)
+        percent = self._calibration_percent.get(self.product)
+        if percent is not None:
+            text = (f"<b>{info.n_references}</b> references  ·  "
+                    f"<span style='color:#ffb74d'>calibrating… {percent} %</span>")
+        else:
+            text = self.window.references.status_text(info)
         self.window.controls.product_status.setText(text)
 
     def _references_edited(self, name: str) -> None:
+        """Changed references are calibrated at once, for the active product and any other one."""
         self._show_product_status()
-        if name == self.product:
-            self.calibrate(name)
+        self.calibrate(name)
 
     def _store_reference(self, name: str | None, image: np.ndarray | None, what: str) -> None:
         if not name or image is None:
@@ -283,7 +345,7 @@ class InspectionController(SourcesMixin, QObject):
         """A batch: records arrive one by one, the view shows the newest at most every DISPLAY_MS."""
         if not self._ready():
             return None
-        self.window.controls.show_batch(0, len(paths), f"0/{len(paths)}")
+        self.window.controls.show_batch(0, len(paths), f"0/{len(paths)}", cancel="Cancel batch  (Esc)")
         self._batch_errors_before = self.counts.errors
         self.batch_request = (self.client.inspect_batch(paths, self.refs, source)
                               .each(lambda record: self._record_arrived(record, batch=True))
@@ -293,9 +355,13 @@ class InspectionController(SourcesMixin, QObject):
         return self.batch_request
 
     def cancel(self) -> None:
+        """Esc / the Cancel button: the batch, any calibration in progress, and a running answer."""
         if self.batch_request is not None:
             self.client.cancel(self.batch_request)
             self.window.show_message("Cancelling the batch…")
+        for name, request in list(self.calibrations.items()):
+            self.client.cancel(request)
+            self.window.show_message(f"Cancelling the calibration of {name}…")
         if self.chat_request is not None:
             self.cancel_chat()
 
@@ -398,7 +464,8 @@ class InspectionController(SourcesMixin, QObject):
         self.batch_request = None
         self._display.stop()
         self._show_latest()
-        self.window.controls.hide_batch()
+        if not self.calibrations:
+            self.window.controls.hide_batch()
         state = "cancelled after" if cancelled else "finished:"
         errors = self.counts.errors - self._batch_errors_before
         unreadable = f", {errors} not inspected (unreadable or failed)" if errors else ""
@@ -417,6 +484,7 @@ class InspectionController(SourcesMixin, QObject):
         self.chat_request = (
             self.client.ask(inspection_id, question)
             .each(lambda piece: chat.append_token(inspection_id, piece))
+            .progress(lambda _done, _total, message: chat.show_status(inspection_id, message))
             .success(lambda cancelled: self._chat_ended(inspection_id, cancelled))
             .failure(lambda message: self._chat_ended(inspection_id, False, message))
         )

@@ -51,7 +51,8 @@ class SourcesMixin:
             self.window.show_message(f"{key.name}: result recorded earlier in this session (Ctrl+I re-inspects)")
         elif seen is not None:
             self.window.banner.show_ready(f"{key.name}: {seen[1].value}, inspected earlier in this session")
-            self.window.show_message(f"{key.name} was inspected earlier (result no longer on screen; Ctrl+I re-inspects)")
+            self.window.show_message(
+                f"{key.name} was inspected earlier (result no longer on screen; Ctrl+I re-inspects)")
         elif key in self.failed:
             self._show_failure(self.failed[key], key)
         else:
@@ -118,16 +119,47 @@ class SourcesMixin:
 
     def set_hot_folder(self, on: bool) -> None:
         folder = self.settings.hot_folder
-        if on and (not folder or not self.hot_folder.start(folder)):
+        if on and not self.hot_folder.is_watching and (not folder or not self.hot_folder.start(folder)):
             if not folder:
                 self.window.show_message("Set a hot folder in File ▸ Settings first")
             self.window.controls.hot_button.setChecked(False)
             return
         if not on:
             self.hot_folder.stop()
-        self.window.controls.hot_button.setText("Stop watching" if on else "Watch hot folder")
+        controls = self.window.controls
+        controls.hot_button.setText("Stop watching" if on else "Watch hot folder")
+        controls.hot_label.setText(self._hot_folder_text())
+        if on and self.hot_folder.waiting:
+            return  # the watcher said why it waits; that line stays
         self.window.show_message(f"Watching {folder} for new images" if on else "Hot folder off")
 
+    def rearm_hot_folder(self) -> bool:
+        """After a restart: watch the hot folder again if it was watched when the station stopped.
+        A folder not there yet (a share still mounting) is waited for, not given up."""
+        folder = self.settings.hot_folder
+        if not folder or self.hot_folder.is_watching:
+            return False
+        self.hot_folder.start(folder, wait_if_missing=True)
+        self.window.controls.hot_button.setChecked(True)  # set_hot_folder finds it armed
+        if not self.hot_folder.waiting:
+            self.window.show_message(f"Hot folder re-armed after the restart: watching {folder}")
+        return True
+
+    def _hot_folder_text(self) -> str:
+        folder = self.settings.hot_folder
+        if not folder:
+            return "No hot folder set (File ▸ Settings)"
+        if self.hot_folder.is_watching and self.hot_folder.waiting:
+            return f"{folder}  ·  <span style='color:#ffb74d'>folder gone: waiting for it to come back</span>"
+        return folder
+
     def _hot_folder_failed(self, message: str) -> None:
-        self.window.controls.hot_button.setChecked(False)
+        """A folder that vanished keeps the watcher armed (it waits); anything else disarms it."""
+        if not self.hot_folder.is_watching:
+            self.window.controls.hot_button.setChecked(False)
+        self.window.controls.hot_label.setText(self._hot_folder_text())
+        self.window.show_message(message)
+
+    def _hot_folder_restored(self, message: str) -> None:
+        self.window.controls.hot_label.setText(self._hot_folder_text())
         self.window.show_message(message)

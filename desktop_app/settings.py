@@ -33,6 +33,7 @@ class Settings:
     camera_source: str = "0"  # device index ("0") or URL ("rtsp://...", "http://...")
     continuous_interval_ms: int = 1000  # pause between inspections in continuous camera mode
     hot_folder: str = ""
+    hot_folder_on: bool = False  # watched when the station last stopped: re-armed at the next start
     # Evidence from other parts (README "Verdicts"): folder batches score each part with the others of
     # its lot; stream evidence learns each product's good-part spread from the parts judged OK.
     lot_evidence: bool = True

@@ -126,6 +126,7 @@ class EngineWorker(QObject):
         self._traces: dict[int, tuple[ReferenceSet, Trace]] = {}  # id(refs) -> trace, one per set
         self.lot_evidence = False  # folder batches as lots: the station sets it from its settings
         self.streams: StationStreams | None = None  # stream evidence per product, when switched on
+        self._dialogue_started = False  # the first dialogue loads the language model (slow, said so)
 
     def _cancelled(self, request: int) -> bool:
         return request <= self.cancel_upto or request in self.cancelled_ids
@@ -309,6 +310,7 @@ class EngineWorker(QObject):
                 except EngineError as exc:
                     self._fail(request, NO_IMAGE, str(exc), refs, source, path)
             lot_steps = 0
+            delivered: set[int] = set()
             try:
                 for step in self.engine.inspect_lot([image for image, _ in loaded], refs):
                     if self._cancelled(request):
@@ -316,6 +318,7 @@ class EngineWorker(QObject):
                     if isinstance(step, LotResult):
                         image, path = loaded[step.index]
                         self._deliver(request, step.result, image, refs, source, path)
+                        delivered.add(step.index)
                         lot_steps += 1
                         self.progress.emit(request, handled + len(chunk) - len(loaded) + lot_steps, len(items),
                                            f"Inspected {handled + lot_steps}/{len(items)} (lot evidence)")
@@ -323,12 +326,22 @@ class EngineWorker(QObject):
                         self.progress.emit(request, handled, len(items),
                                            f"Lot {start // LOT_SIZE + 1}: {step.message}")
             except EngineError as exc:
-                self.error.emit(request, f"Lot inspection failed: {exc}")
+                self._fail_lot(request, str(exc), loaded, delivered, refs, source)
             except Exception as exc:
                 log.error("lot inspection failed: %s", traceback.format_exc())
-                self.error.emit(request, f"Lot inspection failed: {exc}")
+                self._fail_lot(request, str(exc), loaded, delivered, refs, source)
             handled += len(chunk)
         return handled
+
+    def _fail_lot(self, request: int, reason: str, loaded: Sequence[tuple[np.ndarray, Path | None]],
+                  delivered: set[int], refs: ReferenceSet, source: str) -> None:
+        """A lot that fails as a whole still leaves each of its unjudged parts an ERROR row and an
+        error count, exactly as a single failed inspection does; one message per part says which."""
+        for index, (_image, path) in enumerate(loaded):
+            if index in delivered:
+                continue
+            name = path.name if path is not None else f"part {index + 1} of the lot"
+            self._fail(request, ERROR, f"Lot inspection failed ({name}): {reason}", refs, source, path)
 
     # -- small jobs ------------------------------------------------------------------------
     @Slot(int, object)
@@ -358,9 +371,15 @@ class EngineWorker(QObject):
                 if not hasattr(self.engine, "chat"):
                     raise EngineError("the dialogue model is not available in this build")
                 result, refs, image = self._results[inspection_id]
+                first = not self._dialogue_started
+                if first:  # the first session loads the language model: 10-15 s with nothing to show
+                    self.progress.emit(request, 0, 0, self._dialogue_loading_text())
                 # the expert session (issue 14): types, shape, colour and the engineer's disposition rules
                 session = expert_chat(self.engine, result, refs, image, self._knowledge(refs))
                 self._sessions[inspection_id] = session
+                if first:
+                    self._dialogue_started = True
+                    self.progress.emit(request, 1, 1, "Writing the answer…")
             for piece in session.ask(question):
                 if self._cancelled(request):
                     cancelled = True
@@ -377,6 +396,16 @@ class EngineWorker(QObject):
         if session is not None:
             self._record_turn(inspection_id, question, "".join(pieces).strip(), session, cancelled, asked_at)
         self.chatFinished.emit(request, inspection_id, cancelled)
+
+    def _llm_configured(self) -> bool:
+        """Whether a dialogue model is configured at all (llm='none' answers from templates)."""
+        config = getattr(self.engine, "config", None)
+        return str(getattr(config, "llm", "")).lower() != "none"
+
+    def _dialogue_loading_text(self) -> str:
+        if self._llm_configured():
+            return "Loading the language model (first answer only, about 10–15 s)…"
+        return "Preparing the answer (no language model configured: answers from the findings)…"
 
     def _knowledge(self, refs: ReferenceSet | None) -> Any | None:
         """The product's knowledge from the station's catalog, read when a dialogue starts; None when the

@@ -7,6 +7,13 @@ present: a writer that pauses longer than the poll interval still cannot hand us
 Files present when watching starts are left alone. A file that stays unchanged for GIVE_UP_S but
 never looks complete (no trailer, zero bytes, still locked) is handed on anyway: the loader then
 refuses it with a readable message, instead of the file waiting unseen for ever.
+
+A folder that disappears (a network share that drops, a USB disk pulled) does not disarm the
+watcher: it says so once and keeps looking, and when the folder is back it watches again from that
+moment: files it had seen before are left alone, files new to it are inspected (written while the
+share was away), so a station is never silently deaf after a share reconnects. A folder armed while
+missing (re-armed after a restart before its share is mounted) starts like `start()` once it appears:
+files already there are left alone.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ class HotFolderWatcher(QObject):
 
     fileReady = Signal(object)  # Path
     failed = Signal(str)
+    restored = Signal(str)  # the folder is readable again after it had gone: watching again
 
     GIVE_UP_S = 10.0
 
@@ -37,39 +45,69 @@ class HotFolderWatcher(QObject):
         self._timer.timeout.connect(self.poll)
         self._seen: set[str] = set()
         self._pending: dict[str, tuple[int, int, int]] = {}  # name -> (size, mtime_ns, stable count)
+        self.waiting = False  # armed, but the folder is gone for now: polling until it is back
+        self._baseline_on_return = False  # True when armed while missing: its first contents are old
 
     @property
     def is_watching(self) -> bool:
+        """Armed (also while waiting for a vanished folder to come back)."""
         return self._timer.isActive()
 
-    def start(self, folder: str | Path) -> bool:
+    def start(self, folder: str | Path, wait_if_missing: bool = False) -> bool:
+        """Watch `folder`; a missing folder is refused, or with `wait_if_missing` (re-arming after
+        a restart, when a share may not be mounted yet) waited for."""
         folder = Path(folder)
-        if not folder.is_dir():
-            self.failed.emit(f"Hot folder {folder} does not exist or is not a folder")
-            return False
         self.folder = folder
-        self._seen = {entry.name for entry in self._scan()}
         self._pending.clear()
+        if not folder.is_dir():
+            if not wait_if_missing:
+                self.failed.emit(f"Hot folder {folder} does not exist or is not a folder")
+                return False
+            self._seen = set()
+            self._baseline_on_return = True  # never seen: what is there when it appears is old
+            self._lose(f"Hot folder {folder} is not there yet")
+            self._timer.start()
+            return True
+        self.waiting = False
+        entries = self._scan()
+        self._baseline_on_return = entries is None  # unreadable right away: like a missing folder
+        self._seen = {entry.name for entry in entries or []}
         self._timer.start()
         return True
 
     def stop(self) -> None:
         self._timer.stop()
+        self.waiting = False
 
-    def _scan(self) -> list[os.DirEntry]:
+    def _lose(self, message: str) -> None:
+        """Said once per loss; polling goes on."""
+        if not self.waiting:
+            self.waiting = True
+            self.failed.emit(f"{message}; waiting for it to come back")
+
+    def _scan(self) -> list[os.DirEntry] | None:
+        """The image files now in the folder; None while the folder cannot be read."""
         try:
             with os.scandir(self.folder) as entries:
                 return [
                     e for e in entries if e.is_file() and is_image_path(e.name) and not e.name.startswith(".")
                 ]
         except OSError as exc:
-            self.stop()
-            self.failed.emit(f"Hot folder {self.folder} is no longer readable: {exc}")
-            return []
+            self._lose(f"Hot folder {self.folder} is no longer readable ({exc.strerror or exc})")
+            return None
 
     def poll(self) -> None:
         """One pass: track growing files, release the stable ones."""
         entries = self._scan()
+        if entries is None:
+            self._pending.clear()
+            return
+        if self.waiting:  # back: files seen before the loss stay seen, new ones are inspected
+            self.waiting = False
+            if self._baseline_on_return:
+                self._baseline_on_return = False
+                self._seen = {entry.name for entry in entries}
+            self.restored.emit(f"Hot folder {self.folder} is back: watching it again")
         # Forget names no longer in the folder: months of files moved away must not pile up here
         # (a later file of the same name is new and is inspected).
         present = {entry.name for entry in entries}

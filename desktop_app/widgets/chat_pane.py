@@ -7,12 +7,14 @@ switches the transcript, and tokens still streaming for another inspection go to
 from __future__ import annotations
 
 import html
+import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QTextBrowser,
     QVBoxLayout,
@@ -39,6 +41,21 @@ class ChatPane(QWidget):
         self.transcript = QTextBrowser()
         self.transcript.setObjectName("chatTranscript")
         self.transcript.setOpenExternalLinks(False)
+        # What the worker is doing before the first word (loading the language model takes 10-15 s):
+        # a line with the seconds so far and a busy bar, instead of a lone blinking cursor.
+        self.status = QLabel("")
+        self.status.setObjectName("chatStatus")
+        self.status.setWordWrap(True)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # busy: the model load gives no steps to count
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumHeight(6)
+        self._status_text = ""
+        self._status_since = 0.0
+        self._status_id: int | None = None
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(1000)
+        self._status_timer.timeout.connect(self._tick_status)
         quick = QHBoxLayout()
         quick.setSpacing(6)
         self.quick_buttons = []
@@ -66,9 +83,12 @@ class ChatPane(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.header)
         layout.addWidget(self.transcript, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.busy)
         layout.addLayout(quick)
         layout.addLayout(row)
         self._update_enabled()
+        self.clear_status()
 
     # -- inputs ----------------------------------------------------------------------------
     def ask(self, question: str) -> None:
@@ -84,10 +104,35 @@ class ChatPane(QWidget):
         self.askRequested.emit(self.inspection_id, question)
 
     # -- from the worker -------------------------------------------------------------------
+    def show_status(self, inspection_id: int, message: str) -> None:
+        """A step before the answer's first word (model loading), with the seconds it has taken."""
+        if self._status_id != inspection_id or not self._status_timer.isActive():
+            self._status_since = time.monotonic()
+        self._status_id, self._status_text = inspection_id, message
+        self._status_timer.start()
+        self._tick_status()
+
+    def clear_status(self) -> None:
+        self._status_timer.stop()
+        self._status_id, self._status_text = None, ""
+        self.status.clear()
+        self.status.hide()
+        self.busy.hide()
+
+    def _tick_status(self) -> None:
+        visible = bool(self._status_text) and self._status_id == self.inspection_id
+        if visible:
+            seconds = int(time.monotonic() - self._status_since)
+            self.status.setText(f"{self._status_text}  {seconds} s")
+        self.status.setVisible(visible)
+        self.busy.setVisible(visible)
+
     def append_token(self, inspection_id: int, piece: str) -> None:
         turns = self.conversations.get(inspection_id)
         if not turns:
             return
+        if self._status_id == inspection_id:  # the answer has started: the wait is over
+            self.clear_status()
         turns[-1][1] += piece
         if inspection_id == self.inspection_id:
             self._render()
@@ -103,6 +148,8 @@ class ChatPane(QWidget):
                 turns[-1][1] = "(no answer)"
         if self.streaming_id == inspection_id:
             self.streaming_id = None
+        if self._status_id == inspection_id:
+            self.clear_status()
         self._render()
         self._update_enabled()
 
@@ -114,6 +161,7 @@ class ChatPane(QWidget):
         )
         self._render()
         self._update_enabled()
+        self._tick_status()  # the wait line belongs to the inspection it was asked about
 
     def _update_enabled(self) -> None:
         can_ask = self.inspection_id is not None and self.streaming_id is None

@@ -178,11 +178,14 @@ class ControlPanel(QWidget):
             self.preview.setPixmap(QPixmap())
             self.preview.setText("Camera off")
 
-    def show_batch(self, done: int, total: int, message: str = "") -> None:
+    def show_batch(self, done: int, total: int, message: str = "", cancel: str = "Cancel batch  (Esc)") -> None:
+        """The bar of a batch or a calibration; the button names what Esc cancels."""
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
         self.progress.setFormat(message or f"{done}/{total}")
+        self.progress.setToolTip(message)
         self.progress.show()
+        self.cancel_button.setText(cancel)
         self.cancel_button.show()
 
     def hide_batch(self) -> None:

@@ -58,6 +58,7 @@ class ReferenceManager(QWidget):
     def __init__(self, repository: ReferenceRepository, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.repo = repository
+        self.calibrating: dict[str, str] = {}  # product -> "calibrating… N %" while the station calibrates it
         self.editable = True  # engineers edit reference sets; inspectors only look
         self.products = QListWidget()
         self.products.setObjectName("productList")
@@ -130,6 +131,21 @@ class ReferenceManager(QWidget):
         return label
 
     # -- display ---------------------------------------------------------------------------
+    def set_calibrating(self, name: str, text: str | None) -> None:
+        """The station says a product is being calibrated (or no longer): its status line says so."""
+        if text is None:
+            self.calibrating.pop(name, None)
+        else:
+            self.calibrating[name] = text
+        if self.current_product() == name:  # the status line only: thumbnails are not read again
+            self._show_status(self.repo.product(name))
+
+    def _show_status(self, info: ProductInfo) -> None:
+        calibrating = self.calibrating.get(info.name)
+        self.status.setText(self.status_text(info) if calibrating is None else
+                            f"<b>{info.n_references}</b> references  ·  "
+                            f"<span style='color:#ffb74d'>{calibrating}</span>")
+
     def current_product(self) -> str | None:
         item = self.products.currentItem()
         return item.text() if item else None
@@ -162,7 +178,7 @@ class ReferenceManager(QWidget):
         reader = getattr(self.repo, "knowledge", None)
         self.knowledge.show_knowledge(reader(name) if reader else None)
         self.description.setPlainText(info.description)
-        self.status.setText(self.status_text(info))
+        self._show_status(info)
         for path in info.reference_paths:
             item = QListWidgetItem(thumbnail(path), "")
             item.setToolTip(path.name)

@@ -90,9 +90,47 @@ def test_hot_folder_that_vanishes_or_never_existed(qtbot, tmp_path):
     folder = tmp_path / "hot"
     folder.mkdir()
     assert watcher.start(folder)
+    old = folder / "before.png"
+    old.write_bytes(b"\x89PNG old IEND")
+    qtbot.wait(300)  # handed on before the folder goes
+    ready, restored = [], []
+    watcher.fileReady.connect(ready.append)
+    watcher.restored.connect(restored.append)
+    kept = tmp_path / "kept"
+    shutil.copytree(folder, kept)
     shutil.rmtree(folder)
     qtbot.waitUntil(lambda: len(messages) == 2, timeout=3_000)
-    assert not watcher.is_watching and "no longer readable" in messages[1]
+    assert "no longer readable" in messages[1] and "waiting for it to come back" in messages[1]
+    assert watcher.is_watching and watcher.waiting, "a vanished folder keeps the watcher armed"
+    qtbot.wait(300)
+    assert len(messages) == 2, "the loss is said once, not at every poll"
+    shutil.copytree(kept, folder)  # the share is back with the file seen before and a new one
+    new = folder / "new.png"
+    new.write_bytes(b"\x89PNG new IEND")
+    qtbot.waitUntil(lambda: bool(restored and ready), timeout=3_000)
+    assert not watcher.waiting and "is back" in restored[0]
+    qtbot.wait(300)
+    assert ready == [new], "files seen before the loss are not inspected again; new ones are"
+    watcher.stop()
+
+
+def test_hot_folder_armed_while_missing_waits_for_it(qtbot, tmp_path):
+    """Re-armed after a restart before its share is mounted: what is there when it appears is old."""
+    watcher = HotFolderWatcher(interval_ms=50)
+    messages, ready = [], []
+    watcher.failed.connect(messages.append)
+    watcher.fileReady.connect(ready.append)
+    folder = tmp_path / "share"
+    assert watcher.start(folder, wait_if_missing=True) and watcher.is_watching and watcher.waiting
+    assert "not there yet" in messages[0]
+    folder.mkdir()
+    (folder / "old.png").write_bytes(b"\x89PNG IEND")
+    qtbot.waitUntil(lambda: not watcher.waiting, timeout=3_000)
+    fresh = folder / "fresh.png"
+    fresh.write_bytes(b"\x89PNG IEND")
+    qtbot.waitUntil(lambda: ready == [fresh], timeout=3_000)
+    watcher.stop()
+    assert not watcher.is_watching
 
 
 def test_list_images_is_sorted_and_skips_other_files(tmp_path):
