@@ -32,7 +32,7 @@ class EngineClient(QObject):
     notice = Signal(str)
     _load = Signal()
     _build = Signal(int, str, object, str, bool)
-    _inspect = Signal(int, object, object, str)
+    _inspect = Signal(int, object, object, str, object)  # ..., part labels (PLC trigger) or None
     _batch = Signal(int, object, object, str)
     _ask = Signal(int, int, str)
     _run = Signal(int, object)
@@ -109,9 +109,11 @@ class EngineClient(QObject):
         self._build.emit(request, product, list(paths), description, save)
         return request
 
-    def inspect(self, item: np.ndarray | Path, refs: ReferenceSet, source: str = "file") -> Request:
+    def inspect(self, item: np.ndarray | Path, refs: ReferenceSet, source: str = "file",
+                part: object | None = None) -> Request:
+        """`part`: part id / serial / lot from the line (worker.PartLabels), recorded with the result."""
         request = self._open("inspect")
-        self._inspect.emit(request, item, refs, source)
+        self._inspect.emit(request, item, refs, source, part)
         return request
 
     def inspect_batch(self, items: Sequence[np.ndarray | Path], refs: ReferenceSet, source: str = "batch") -> Request:

@@ -324,8 +324,9 @@ class InspectionController(SourcesMixin, QObject):
             return False
         return True
 
-    def inspect(self, item: np.ndarray | Path, source: str) -> Request | None:
-        """One image; `pending` counts it until its own success or failure, nothing else's."""
+    def inspect(self, item: np.ndarray | Path, source: str, part: object | None = None) -> Request | None:
+        """One image; `pending` counts it until its own success or failure, nothing else's.
+        `part`: the line's part id / serial / lot (a PLC trigger), recorded with the inspection."""
         if not self._ready():
             return None
         self.pending += 1
@@ -337,7 +338,7 @@ class InspectionController(SourcesMixin, QObject):
             self.pending = max(0, self.pending - 1)
             self.in_flight.discard(path)
 
-        return (self.client.inspect(item, self.refs, source)
+        return (self.client.inspect(item, self.refs, source, part)
                 .success(lambda record: (done(), self._record_arrived(record, batch=False)))
                 .failure(lambda message: (done(), self._inspection_failed(message, item))))
 

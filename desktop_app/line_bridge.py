@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from desktop_app.history.recording import LABEL_MAX
 from desktop_app.line.config import LineConfigError, LineSettings
 from desktop_app.line.handshake import CycleResult, TriggerRequest
 from desktop_app.line.messages import PartContext, new_inspection_id
@@ -174,6 +175,11 @@ class LineBridge(LineStatusMixin, QObject):
         if c.refs is None:
             self._finish_error(request, "no calibrated product loaded")
             return
+        too_long = [name for name, value in (("PartId", request.part_id), ("Serial", request.serial),
+                                             ("Lot", request.lot)) if len(value.strip()) > LABEL_MAX]
+        if too_long:  # the history could not keep it: refused before a part is judged without its id
+            self._finish_error(request, f"{' and '.join(too_long)} longer than {LABEL_MAX} characters")
+            return
         source = self.line.trigger_source
         if source == "gige":
             if self.gige is None or not self.gige.is_open:
@@ -210,7 +216,7 @@ class LineBridge(LineStatusMixin, QObject):
         part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle,
                            extra or {})
         with self._lock:  # held until _pending knows the request, so the worker cannot answer first
-            worker_request = c.inspect(item, "plc")
+            worker_request = c.inspect(item, "plc", part)  # part id / serial / lot go into the history
             if worker_request is not None:
                 self._pending[worker_request] = _Pending(request.cycle, part, c.refs)
         if worker_request is None:

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -75,6 +75,21 @@ class InspectionRecord:
     @property
     def name(self) -> str:
         return self.path.name if self.path else f"{self.source} #{self.id}"
+
+
+class PartLabels(Protocol):
+    """Which part this is, as the line tells it (desktop_app.line.messages.PartContext has these)."""
+
+    part_id: str
+    serial: str
+    lot: str
+
+
+def part_labels(part: PartLabels | None) -> dict[str, str | None]:
+    """The recorder's keyword arguments for a part's labels; empty ones are None (not given)."""
+    if part is None:
+        return {}
+    return {key: (getattr(part, key, "") or None) for key in ("part_id", "serial", "lot")}
 
 
 def trace_for(engine: Engine, refs: ReferenceSet) -> Trace:
@@ -178,13 +193,14 @@ class EngineWorker(QObject):
             self.error.emit(request, f"Calibration of {product!r} failed unexpectedly: {exc}")
 
     # -- inspection -----------------------------------------------------------------------
-    def _inspect_one(self, request: int, item: np.ndarray | Path, refs: ReferenceSet, source: str) -> bool:
+    def _inspect_one(self, request: int, item: np.ndarray | Path, refs: ReferenceSet, source: str,
+                     part: PartLabels | None = None) -> bool:
         """Inspect one image or file; errors become messages and the caller carries on."""
         path = None if isinstance(item, np.ndarray) else Path(item)
         try:
             image = item if path is None else load_image(path)
         except EngineError as exc:  # nothing to judge: recorded as NO IMAGE, then told to the GUI
-            self._fail(request, NO_IMAGE, str(exc), refs, source, path)
+            self._fail(request, NO_IMAGE, str(exc), refs, source, path, part)
             return False
         try:
             stream = self.streams.stream_for(refs) if self.streams is not None else None
@@ -192,17 +208,17 @@ class EngineWorker(QObject):
             if stream is not None:
                 self.streams.saved(refs.product)
         except EngineError as exc:
-            self._fail(request, ERROR, str(exc), refs, source, path)
+            self._fail(request, ERROR, str(exc), refs, source, path, part)
             return False
         except Exception as exc:
             log.error("inspection failed: %s", traceback.format_exc())
-            self._fail(request, ERROR, f"Inspection failed: {exc}", refs, source, path)
+            self._fail(request, ERROR, f"Inspection failed: {exc}", refs, source, path, part)
             return False
-        self._deliver(request, result, image, refs, source, path)
+        self._deliver(request, result, image, refs, source, path, part)
         return True
 
     def _fail(self, request: int, verdict: str, message: str, refs: ReferenceSet, source: str,
-              path: Path | None) -> None:
+              path: Path | None, part: PartLabels | None = None) -> None:
         """A part that was not judged joins the history (verdict, reason, file) before the GUI
         hears of it, so the history list that refreshes on the message already holds its row."""
         problem = None
@@ -215,7 +231,7 @@ class EngineWorker(QObject):
                 reason = message[len(f"{path}: "):]  # the file is in `source` already
             try:
                 recorded = self.recorder.record_failure(verdict, reason, product=refs.product, source=where,
-                                                        trace=self._safe_trace(refs))
+                                                        trace=self._safe_trace(refs), **part_labels(part))
                 problem = recorded.problem
             except Exception as exc:
                 log.warning("history recording of a failure failed: %s", exc)
@@ -233,12 +249,12 @@ class EngineWorker(QObject):
             return None
 
     def _deliver(self, request: int, result: InspectionResult, image: np.ndarray, refs: ReferenceSet,
-                 source: str, path: Path | None) -> None:
+                 source: str, path: Path | None, part: PartLabels | None = None) -> None:
         """Record a result, keep it for the chat, and hand it to the GUI."""
         where = str(path or source)
         if source == "re-inspection":  # an explicit re-inspection is marked as such in the history
             where = f"re-inspection: {where}"
-        key, problem = self._record(result, image, where, refs)
+        key, problem = self._record(result, image, where, refs, part)
         record = InspectionRecord(next_id(), image, result, refs.product, source, path, history_key=key)
         self._results[record.id] = (result, refs, image)
         if key is not None:
@@ -259,23 +275,26 @@ class EngineWorker(QObject):
             cached = self._traces[id(refs)] = (refs, trace_for(self.engine, refs))
         return cached[1]
 
-    def _record(self, result: InspectionResult, image: np.ndarray, source: str,
-                refs: ReferenceSet) -> tuple[int | str | None, str | None]:
+    def _record(self, result: InspectionResult, image: np.ndarray, source: str, refs: ReferenceSet,
+                part: PartLabels | None = None) -> tuple[int | str | None, str | None]:
         """Hand the result to the one recorder: (history key, problem to show); a late record is a
         status line, never a lost inspection."""
         if self.recorder is None:
             return None, None
         try:
-            recorded = self.recorder.record_inspection(result, image, source=source, trace=self._trace(refs))
+            recorded = self.recorder.record_inspection(result, image, source=source, trace=self._trace(refs),
+                                                       **part_labels(part))
         except Exception as exc:  # the station keeps inspecting even if the store refuses
             log.warning("history recording failed: %s", exc)
             return None, str(exc)
         return recorded.key, recorded.problem or None
 
-    @Slot(int, object, object, str)
-    def inspect(self, request: int, item: object, refs: ReferenceSet, source: str) -> None:
+    @Slot(int, object, object, str, object)
+    def inspect(self, request: int, item: object, refs: ReferenceSet, source: str,
+                part: PartLabels | None = None) -> None:
+        """`part`: what the line said about the part (PLC trigger), recorded with it; None otherwise."""
         if not self._cancelled(request):
-            self._inspect_one(request, item, refs, source)
+            self._inspect_one(request, item, refs, source, part)
 
     @Slot(int, object, object, str)
     def inspect_batch(self, request: int, items: Sequence[object], refs: ReferenceSet, source: str) -> None:

@@ -94,6 +94,8 @@ class Inspection(Base):
     source: Mapped[str] = mapped_column(String(500), default="")
     lot: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     serial: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    # The line's part id (fixture / carrier / PLC id of the part; migration 0004); None off the line.
+    part_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     verdict: Mapped[str] = mapped_column(String(8))  # the engine's original verdict, or NO IMAGE / ERROR
     effective_verdict: Mapped[str] = mapped_column(String(8))  # after the latest override
     score: Mapped[float] = mapped_column(Float, index=True)

@@ -21,6 +21,7 @@ SORT_COLUMNS = {
     "station": Inspection.station,
     "lot": Inspection.lot,
     "serial": Inspection.serial,
+    "part_id": Inspection.part_id,
     "latency": Inspection.latency_ms,
     "source": Inspection.source,
     "id": Inspection.id,
@@ -38,7 +39,8 @@ class HistoryFilter:
     operator: str | None = None  # exact match
     station: str | None = None
     lot: str | None = None
-    serial: str | None = None
+    serial: str | None = None  # exact: a scanned or typed serial
+    part_id: str | None = None  # exact
     text: str | None = None  # substring of any chat message, case-insensitive
     overridden: bool | None = None
     ids: tuple[int, ...] = field(default=())
@@ -77,6 +79,7 @@ class InspectionRow:
     reference_fingerprint: str | None = None
     calibrated_at: dt.datetime | None = None
     error: str | None = None  # why nothing was judged (verdict NO IMAGE / ERROR)
+    part_id: str | None = None  # the line's part id (PLC trigger); None off the line
 
     @property
     def overridden(self) -> bool:
@@ -94,8 +97,9 @@ ROW_COLUMNS = (
     Inspection.effective_verdict, Inspection.score, Inspection.region_count, Inspection.latency_ms,
     Inspection.image_path, Inspection.raw_score, Inspection.boundary, Inspection.raw_boundary,
     Inspection.model_version, Inspection.reference_fingerprint, Inspection.calibrated_at, Inspection.error,
+    Inspection.part_id,
 )
-_TRACE_FIELDS = 7  # the columns after image_path, passed through as they are
+_TRACE_FIELDS = 8  # the columns after image_path, passed through as they are
 
 
 def row_from_result(values: Any) -> InspectionRow:
@@ -121,7 +125,7 @@ def apply_filter(stmt: Select[Any], flt: HistoryFilter, dialect: str) -> Select[
         stmt = stmt.where(Inspection.time < flt.until)
     for column, value in (
         (Inspection.operator, flt.operator), (Inspection.station, flt.station),
-        (Inspection.lot, flt.lot), (Inspection.serial, flt.serial),
+        (Inspection.lot, flt.lot), (Inspection.serial, flt.serial), (Inspection.part_id, flt.part_id),
     ):
         if value:
             stmt = stmt.where(column == value)

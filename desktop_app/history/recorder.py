@@ -120,18 +120,21 @@ class StationRecorder:
 
     # ---- inspections and dialogue ----------------------------------------------------------
     def record_inspection(self, result: Any, image: np.ndarray, *, source: str, trace: Trace,
-                          lot: str | None = None, serial: str | None = None) -> Recorded:
-        """Write the record (worker thread); a refused write is kept and its uid returned."""
+                          lot: str | None = None, serial: str | None = None,
+                          part_id: str | None = None) -> Recorded:
+        """Write the record (worker thread); a refused write is kept and its uid returned.
+        `lot`, `serial`, `part_id`: what the line said about the part (PLC trigger), else None."""
         pending = recording.build_pending(
             result, image, station=self.station, operator=self.operator.name, source=source, lot=lot,
-            serial=serial, engine_version=trace.engine_version, model_version=trace.model_version,
+            serial=serial, part_id=part_id, engine_version=trace.engine_version, model_version=trace.model_version,
             raw_boundary=trace.raw_boundary, boundary=trace.boundary, models=trace.models,
             reference_fingerprint=trace.reference_fingerprint, calibrated_at=trace.calibrated_at,
         )
         return self._write(pending)
 
     def record_failure(self, verdict: str, reason: str, *, product: str, source: str,
-                       trace: Trace | None = None, lot: str | None = None, serial: str | None = None) -> Recorded:
+                       trace: Trace | None = None, lot: str | None = None, serial: str | None = None,
+                       part_id: str | None = None) -> Recorded:
         """Record a part that was not judged (NO IMAGE / ERROR) with its reason (worker thread).
 
         Through the same spool and store as a judged part: a shift's record holds every part
@@ -143,7 +146,7 @@ class StationRecorder:
         }
         pending = recording.build_failure(verdict, reason, product=product, station=self.station,
                                           operator=self.operator.name, source=source, lot=lot,
-                                          serial=serial, **known)
+                                          serial=serial, part_id=part_id, **known)
         return self._write(pending)
 
     def _write(self, pending: recording.PendingRecord) -> Recorded:

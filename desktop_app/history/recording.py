@@ -42,6 +42,22 @@ class PendingRecord:
     chat: list[dict[str, Any]] = field(default_factory=list)
 
 
+LABEL_MAX = 100  # the width of the lot / serial / part_id columns
+
+
+def _label(value: str | None) -> str | None:
+    """A part label as stored: stripped, None when empty (the PLC sends "" for "not given").
+
+    Longer than its column it is refused here, where the caller hears of it, rather than later by
+    PostgreSQL (SQLite would keep it silently: the two back ends must agree)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if len(text) > LABEL_MAX:
+        raise HistoryError(f"a lot, serial or part id is at most {LABEL_MAX} characters, got {len(text)}")
+    return text or None
+
+
 def region_to_dict(region: Any) -> dict[str, Any]:
     return {
         "bbox": [int(v) for v in region.bbox],
@@ -58,7 +74,7 @@ def build_pending(
     lot: str | None, serial: str | None, engine_version: str, model_version: str,
     raw_boundary: float | None = None, time: dt.datetime | None = None, boundary: float | None = None,
     models: dict[str, Any] | None = None, reference_fingerprint: str | None = None,
-    calibrated_at: dt.datetime | None = None,
+    calibrated_at: dt.datetime | None = None, part_id: str | None = None,
 ) -> PendingRecord:
     """Validate inputs up front: a malformed result is the caller's bug and is not queued.
 
@@ -81,8 +97,9 @@ def build_pending(
     when = time or utcnow()
     fields = {
         "time": when.isoformat(), "station": station, "operator": operator, "source": source,
-        "lot": lot, "serial": serial, "verdict": verdict, "effective_verdict": verdict,
-        "score": float(result.score), "raw_score": float(getattr(result, "raw_score", 0.0)),
+        "lot": _label(lot), "serial": _label(serial), "part_id": _label(part_id), "verdict": verdict,
+        "effective_verdict": verdict, "score": float(result.score),
+        "raw_score": float(getattr(result, "raw_score", 0.0)),
         "boundary": float(boundary), "raw_boundary": raw_boundary, "regions": regions,
         "region_count": len(regions), "image_width": int(image.shape[1]),
         "image_height": int(image.shape[0]), "latency_ms": float(result.latency_ms),
@@ -99,7 +116,7 @@ def build_failure(
     lot: str | None = None, serial: str | None = None, engine_version: str = "", model_version: str = "",
     boundary: float = 0.5, raw_boundary: float | None = None, models: dict[str, Any] | None = None,
     reference_fingerprint: str | None = None, calibrated_at: dt.datetime | None = None,
-    time: dt.datetime | None = None,
+    time: dt.datetime | None = None, part_id: str | None = None,
 ) -> PendingRecord:
     """A part that reached the station but was not judged (NO IMAGE: unreadable file or frame;
     ERROR: the inspection itself failed). Counted apart from OK/REVIEW/NG, with the reason."""
@@ -109,7 +126,8 @@ def build_failure(
         raise HistoryError("say why the part was not inspected")
     fields = {
         "time": (time or utcnow()).isoformat(), "station": station, "operator": operator, "source": source,
-        "lot": lot, "serial": serial, "verdict": verdict, "effective_verdict": verdict, "score": 0.0,
+        "lot": _label(lot), "serial": _label(serial), "part_id": _label(part_id), "verdict": verdict,
+        "effective_verdict": verdict, "score": 0.0,
         "raw_score": 0.0, "boundary": float(boundary), "raw_boundary": raw_boundary, "regions": [],
         "region_count": 0, "image_width": 0, "image_height": 0, "latency_ms": 0.0, "mode": "not inspected",
         "engine_version": engine_version, "model_version": model_version, "nearest_reference": None,

@@ -106,14 +106,15 @@ class HistoryStore(CatalogMixin):
     def record_inspection(
         self, result: Any, image_rgb_uint8: np.ndarray, *, station: str, operator: str, source: str = "",
         lot: str | None = None, serial: str | None = None, engine_version: str, model_version: str,
-        raw_boundary: float | None = None, time: dt.datetime | None = None, **trace: Any,
+        raw_boundary: float | None = None, time: dt.datetime | None = None, part_id: str | None = None,
+        **trace: Any,
     ) -> int:
         """Write row + files all-or-nothing; on any failure the record is queued and
         RecordQueuedError (with its uid) is raised, so the caller can tell the operator.
         `trace`: boundary, models, reference_fingerprint, calibrated_at (see build_pending)."""
         pending = recording.build_pending(
             result, image_rgb_uint8, station=station, operator=operator, source=source, lot=lot,
-            serial=serial, engine_version=engine_version, model_version=model_version,
+            serial=serial, part_id=part_id, engine_version=engine_version, model_version=model_version,
             raw_boundary=raw_boundary, time=time, **trace,
         )
         return self.record_pending(pending)

@@ -100,10 +100,10 @@ class SimulatedPlc:
     async def wait_ready(self, timeout: float = 30.0) -> bool:
         return await self.wait_for(lambda v: v.get("Ready") is True and v.get("Busy") is False, timeout)
 
-    async def cycle(self, part_id: str = "", serial: str = "", timeout: float = 30.0) -> CycleOutcome:
+    async def cycle(self, part_id: str = "", serial: str = "", timeout: float = 30.0, lot: str = "") -> CycleOutcome:
         """One part: write its ids and Trigger, wait for Done, read the result, reset Trigger."""
         start = time.perf_counter()
-        await self.write(PartId=part_id, Serial=serial, Trigger=True)
+        await self.write(PartId=part_id, Serial=serial, Lot=lot, Trigger=True)
         done = await self.wait_for(lambda v: v.get("Done") is True, timeout)
         elapsed = (time.perf_counter() - start) * 1000
         if not done:

@@ -54,7 +54,7 @@ VERDICT_CHOICES: dict[str, tuple[str, ...]] = {  # filter label -> effective ver
     ANY: (), "OK": ("OK",), "REVIEW": ("REVIEW",), "NG": ("NG",), "REVIEW+NG": ("REVIEW", "NG"),
     "not inspected": NOT_JUDGED, "NO IMAGE": ("NO IMAGE",), "ERROR": ("ERROR",),
 }
-COLUMN_WIDTHS = (122, 250, 84, 56, 150, 90, 110, 80, 90, 80)  # time, file, verdict, score, product, ...
+COLUMN_WIDTHS = (122, 250, 84, 56, 150, 90, 110, 80, 90, 80, 80)  # time, file, verdict, score, product, ...
 WIDE = 1.4  # pictures wider than this (width / height) stack one above the other
 
 
@@ -152,10 +152,16 @@ class HistoryBrowser(QWidget):
         self.use_dates.addItems(["all dates", "date range"])
         self.text = QLineEdit(placeholderText="text in dialogue…  (Ctrl+F)")
         self.text.setMinimumWidth(180)
+        # A part is looked up by the serial the line gave it (scanned or typed whole: exact match).
+        self.serial = QLineEdit(placeholderText="any")
+        self.serial.setObjectName("serialFilter")
+        self.serial.setClearButtonEnabled(True)
+        self.serial.setMaximumWidth(150)
         self.count_label = QLabel()
         self.count_label.setObjectName("historyCount")
         for label, widget in (("Product", self.product), ("Verdict", self.verdict), ("Operator", self.operator),
-                              ("", self.use_dates), ("", self.date_from), ("–", self.date_to)):
+                              ("", self.use_dates), ("", self.date_from), ("–", self.date_to),
+                              ("Serial", self.serial)):
             if label:
                 bar.addWidget(QLabel(label))
             bar.addWidget(widget)
@@ -169,6 +175,7 @@ class HistoryBrowser(QWidget):
         self.use_dates.currentIndexChanged.connect(
             lambda index: [e.setEnabled(index == 1) for e in (self.date_from, self.date_to)])
         self.text.textChanged.connect(self._debounce.start)
+        self.serial.textChanged.connect(self._debounce.start)
         return bar
 
     def _build_browse(self) -> QWidget:
@@ -277,7 +284,7 @@ class HistoryBrowser(QWidget):
             products=() if self.product.currentText() == ANY else (self.product.currentText(),),
             verdicts=verdicts, since=since, until=until,
             operator=None if self.operator.currentText() == ANY else self.operator.currentText(),
-            text=self.text.text().strip() or None)
+            serial=self.serial.text().strip() or None, text=self.text.text().strip() or None)
 
     def apply_filters(self) -> None:
         """New filters; the part under review stays selected while it still matches them."""
@@ -360,8 +367,9 @@ class HistoryBrowser(QWidget):
         colour = VERDICT_COLOURS.get(row.effective_verdict, "#888888")
         score = f" · score {row.score:.3f}" if row.judged else ""
         engine = f" (engine: {row.verdict})" if row.overridden else ""
+        serial = f" · serial <b>{html.escape(row.serial)}</b>" if row.serial else ""  # the part, as the line knows it
         return (f"<span style='font-size:18pt; font-weight:700; color:{colour}'>{row.effective_verdict}</span>"
-                f"<span style='font-size:12pt'>{engine}{score} · <b>{html.escape(file_name(row.source))}</b>"
+                f"<span style='font-size:12pt'>{engine}{score}{serial} · <b>{html.escape(file_name(row.source))}</b>"
                 f" · {html.escape(row.product)} · {local_time(row.time)} · #{row.id}</span>")
 
     def _details_html(self, record) -> str:  # type: ignore[no-untyped-def]

@@ -43,7 +43,8 @@ def details_html(record: Any, audit: list[dict[str, Any]] | None = None) -> str:
     lines = [f"<h3>#{row.id} · {esc(row.product)} · <b>{row.effective_verdict}</b>"
              f"{' (engine: ' + row.verdict + ')' if row.overridden else ''}</h3>",
              f"<p>{row.time.astimezone():%Y-%m-%d %H:%M:%S} · station {esc(row.station)} · "
-             f"operator {esc(row.operator)} · lot {esc(row.lot or '–')} · serial {esc(row.serial or '–')}<br/>"
+             f"operator {esc(row.operator)} · lot {esc(row.lot or '–')} · serial {esc(row.serial or '–')}"
+             f" · part id {esc(row.part_id or '–')}<br/>"
              f"source {esc(row.source)}" + (f" · {c['latency_ms']:.0f} ms" if row.judged else "") + "</p>"]
     if not row.judged:
         lines.append(f"<p style='color:#b04fc8'><b>Not inspected ({esc(row.verdict)})</b>: "

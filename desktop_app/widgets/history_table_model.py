@@ -17,7 +17,7 @@ from desktop_app.history import HistoryFilter, HistoryStore, InspectionRow, Sort
 COLUMNS: list[tuple[str, str]] = [  # (header, sort key); what a reviewer scans first comes first
     ("Time", "time"), ("File", "source"), ("Verdict", "verdict"), ("Score", "score"),
     ("Product", "product"), ("Operator", "operator"), ("Station", "station"), ("Lot", "lot"),
-    ("Serial", "serial"), ("Latency ms", "latency"),
+    ("Serial", "serial"), ("Part id", "part_id"), ("Latency ms", "latency"),
 ]
 VERDICT_COLOURS = {"OK": "#2e7d32", "REVIEW": "#b26a00", "NG": "#c62828", "NO IMAGE": "#b04fc8",
                    "ERROR": "#b04fc8"}  # not inspected: violet like the banner, readable on both themes

@@ -29,14 +29,14 @@ def line_settings(broker_port: int, tmp_path, **changes) -> Settings:
     return with_line_settings(Settings(), line)
 
 
-def run_plc(qtbot, endpoint: str, parts: list[str], timeout_s: float = 120):
+def run_plc(qtbot, endpoint: str, parts: list[str], timeout_s: float = 120, lot: str = ""):
     """Run the PLC in its own thread while the Qt event loop keeps turning here."""
     box: dict = {}
 
     async def plc():
         async with SimulatedPlc(endpoint) as p:
             assert await p.wait_ready(30)
-            return [await p.cycle(part, serial=f"SN-{part}") for part in parts]
+            return [await p.cycle(part, serial=f"SN-{part}", lot=lot) for part in parts]
 
     def main():
         try:
@@ -91,6 +91,35 @@ def test_plc_trigger_inspects_records_answers_and_publishes(qtbot, engine, calib
     finally:
         station.shutdown(save=False)
         consumer.stop()
+
+
+def test_plc_part_id_serial_and_lot_reach_the_history_and_the_review(qtbot, engine, calibrated_data_dir, tmp_path):
+    """The ids the PLC wrote are columns of the history row, shown and found by serial in the review."""
+    from desktop_app.history import HistoryFilter
+    from tests.app.test_station_review import _open_review, _shot
+
+    settings = with_line_settings(Settings(), LineSettings(opcua_enabled=True, opcua_port=free_port()))
+    station = make_station(qtbot, engine, settings, record_history=True)
+    try:
+        line = station.line
+        qtbot.waitUntil(lambda: line.status.opcua_ok, timeout=30_000)
+        outcomes = run_plc(qtbot, line.server.endpoint, ["P1", "P2", "P3"], lot="LOT-42")
+        assert all(o.result in ("OK", "NG", "REVIEW") for o in outcomes)
+        store = station.history.store
+        qtbot.waitUntil(lambda: store.count() == 3, timeout=10_000)
+        (row,) = store.query(HistoryFilter(serial="SN-P2"))
+        assert (row.part_id, row.serial, row.lot) == ("P2", "SN-P2", "LOT-42")
+        assert row.effective_verdict == outcomes[1].result
+
+        review, browser = _open_review(qtbot, station)
+        browser.serial.setText("SN-P2")  # typed or scanned into the filter bar
+        qtbot.waitUntil(lambda: browser.model.rowCount() == 1, timeout=5_000)
+        browser.table.selectRow(0)
+        text = browser.details.toPlainText()
+        assert "serial SN-P2" in text and "part id P2" in text and "lot LOT-42" in text
+        _shot(review, "16_history_serial_filter")
+    finally:
+        station.shutdown(save=False)
 
 
 def test_manual_inspections_are_published_too(qtbot, engine, calibrated_data_dir, broker, tmp_path):

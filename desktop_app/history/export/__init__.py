@@ -16,6 +16,7 @@ TABLE_HEADER = [
     "verdict", "effective_verdict", "overridden", "score", "region_count", "latency_ms", "has_image",
     "raw_score", "boundary", "raw_boundary", "model_version", "reference_fingerprint", "calibrated_at_utc",
     "error",  # why a NO IMAGE / ERROR part was not judged; empty for judged parts
+    "part_id",  # the line's part id (PLC trigger); last, so older readers' columns do not move
 ]
 
 
@@ -28,6 +29,7 @@ def row_values(row: InspectionRow) -> list[object]:
         row.model_version, row.reference_fingerprint or "",
         row.calibrated_at.isoformat() if row.calibrated_at else "",
         row.error or "",
+        row.part_id or "",
     ]
 
 
