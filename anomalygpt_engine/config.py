@@ -15,6 +15,9 @@ class EngineConfig:
     image_size: int = 224
     rotations: tuple[int, ...] = (0, 90, 180, 270)
     max_bank_patches: int = 16384  # per layer; larger banks are subsampled by a greedy coreset
+    # Share of the bank's patch variance whose principal subspace also explains a patch (memory_bank.py);
+    # 0 = nearest neighbour alone.
+    subspace_share: float = 0.0
     smoothing_sigma: float = 4.0  # in pixels of the model-input grid
     review_margin: float = 0.08  # half-width of the REVIEW band around 0.5 on the calibrated scale
     calibration_samples: int = 8  # simulated anomalies per reference for calibration

@@ -2,11 +2,16 @@
 
 Per layer, a query patch's anomaly is 1 - max cosine similarity to every bank patch of that layer;
 layer maps are upsampled to the model-input grid and averaged, as AnomalyGPT's in-context scoring.
+With a subspace share (SubspaceAD's idea, on our features), a patch is also normal when it lies in
+the principal subspace of the bank's patches: its distance is the smaller of the nearest-neighbour
+distance and half its squared residual to that subspace (the same units for unit vectors). A good
+part seen in a pose or lighting the one reference does not show is mostly a recombination of the
+reference's patterns, which the subspace explains and a single nearest patch does not.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -37,9 +42,18 @@ class PatchBank:
 
     layers: list[torch.Tensor]
     embeddings: torch.Tensor  # K x D, unrotated references only
+    _subspaces: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to(self, device: torch.device, dtype: torch.dtype) -> PatchBank:
         return PatchBank([t.to(device, dtype) for t in self.layers], self.embeddings.to(device, dtype))
+
+    def subspace(self, layer: int, share: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean (1 x C) and orthonormal basis (k x C) holding `share` of the layer's patch variance;
+        computed once per bank (a held-out calibration bank gets its own)."""
+        key = (layer, share)
+        if key not in self._subspaces:
+            self._subspaces[key] = principal_subspace(self.layers[layer].float(), share)
+        return self._subspaces[key]
 
     @property
     def sizes(self) -> list[int]:
@@ -88,6 +102,25 @@ def greedy_coreset(features: torch.Tensor, target: int, seed: int = 0) -> torch.
     return torch.tensor(selected)
 
 
+def principal_subspace(patches: torch.Tensor, share: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """PCA of N x C patches through the C x C covariance (C <= a few hundred: cheap for any N)."""
+    mean = patches.mean(dim=0, keepdim=True)
+    centred = patches - mean
+    covariance = centred.T @ centred / max(1, patches.shape[0] - 1)
+    values, vectors = torch.linalg.eigh(covariance)  # ascending
+    values, vectors = values.flip(0).clamp_min(0), vectors.flip(1)
+    explained = values.cumsum(0) / values.sum().clamp_min(1e-12)
+    k = int((explained < share).sum().item()) + 1
+    return mean, vectors[:, : min(k, vectors.shape[1])].T.contiguous()
+
+
+def subspace_distance(queries: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Half the squared residual of each (unit) query off the subspace: comparable to 1 - cos."""
+    centred = queries.float() - mean
+    residual = centred - (centred @ basis.T) @ basis
+    return 0.5 * (residual * residual).sum(dim=1)
+
+
 def nearest_similarity(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """Max cosine similarity of each query row to the bank (both normalised), chunked over the bank."""
     best = torch.full((queries.shape[0],), -1.0, device=queries.device, dtype=torch.float32)
@@ -98,11 +131,13 @@ def nearest_similarity(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 4
 
 
 def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank | None, grid: int,
-                        evidence: PoolEvidence | None = None) -> torch.Tensor:
+                        evidence: PoolEvidence | None = None, subspace_share: float = 0.0) -> torch.Tensor:
     """Per-image anomaly maps (B x grid x grid): mean over layers of upsampled 1 - max cos.
 
-    With `evidence`, each patch takes the smaller of its reference distance and its robust
-    distance to the pool of other parts (see evidence.py); without a bank, the pool alone scores.
+    With `subspace_share` > 0 the reference distance is also bounded by the residual to the bank's
+    principal subspace (module docstring). With `evidence`, each patch takes the smaller of its
+    reference distance and its robust distance to the pool of other parts (see evidence.py);
+    without a bank, the pool alone scores.
     """
     total = None
     for index, feature_map in enumerate(layers):
@@ -112,6 +147,9 @@ def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank | None, grid
         if bank is not None:
             bank_layer = bank.layers[index]
             distance = 1.0 - nearest_similarity(queries.to(bank_layer.dtype), bank_layer)
+            if subspace_share > 0:
+                mean, basis = bank.subspace(index, subspace_share)
+                distance = torch.minimum(distance, subspace_distance(queries, mean, basis))
         if evidence is not None and len(evidence.pool):
             pooled = torch.cat([evidence.distance(queries[i * h * w : (i + 1) * h * w], index, (h, w), i)
                                 for i in range(b)])

@@ -91,6 +91,8 @@ class Engine:
                        "image_size": c.image_size}
         if self.mode == "fused":  # fused sets are calibrated on fused scores; few-shot sets stay as they were
             fingerprint.update(mode="fused", decoder_weights=c.decoder_weights, fusion_weight=c.fusion_weight)
+        if c.subspace_share > 0:  # calibrated on subspace-bounded distances: older sets recalibrate
+            fingerprint.update(subspace_share=c.subspace_share)
         return fingerprint
 
     def identity(self) -> dict:
@@ -159,7 +161,7 @@ class Engine:
         size = self.config.image_size
         if (bank is None and evidence is None) or self.mode == "zeroshot":
             return self._smooth(self.decoder[0](layers, size))
-        maps = patch_distance_maps(layers, bank, size, evidence)
+        maps = patch_distance_maps(layers, bank, size, evidence, self.config.subspace_share)
         if self.mode == "fused":
             maps = maps.float() + self.config.fusion_weight * self.decoder[0](layers, size).to(maps.device)
         return self._smooth(maps)

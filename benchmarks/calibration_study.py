@@ -80,12 +80,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rows", type=Path, help="reuse rows saved by an earlier run")
+    parser.add_argument("--config", type=Path, help="JSON file of EngineConfig fields to study under")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.rows and args.rows.is_file():
         rows = json.loads(args.rows.read_text())
     else:
-        rows = collect(Engine(EngineConfig(num_threads=args.threads)), args.data, args.shots, args.seeds)
+        config = EngineConfig(num_threads=args.threads)
+        if args.config:
+            config = config.with_changes(**EngineConfig.from_dict(json.loads(args.config.read_text())).to_dict()
+                                         | {"num_threads": args.threads})
+        rows = collect(Engine(config), args.data, args.shots, args.seeds)
         if args.rows:
             args.rows.write_text(json.dumps(rows))
     report = study(rows, EngineConfig().review_margin)

@@ -12,7 +12,9 @@ from anomalygpt_engine.memory_bank import (
     greedy_coreset,
     nearest_similarity,
     patch_distance_maps,
+    principal_subspace,
     rotate_images,
+    subspace_distance,
 )
 
 
@@ -60,3 +62,36 @@ def test_coreset_keeps_spread_out_points():
     assert len(chosen) == 5
     assert {500, 501, 502, 503} <= chosen  # every far point is kept
     assert greedy_coreset(features, target=1000).numel() == 504  # no-op when already small
+
+
+def test_principal_subspace_finds_the_plane_the_patches_lie_in():
+    generator = torch.Generator().manual_seed(0)
+    plane = torch.linalg.qr(torch.randn(8, 2, generator=generator)).Q.T  # 2 x 8, orthonormal
+    patches = torch.randn(500, 2, generator=generator) @ plane + 0.001 * torch.randn(500, 8, generator=generator)
+    mean, basis = principal_subspace(patches, share=0.95)
+    assert basis.shape == (2, 8)
+    in_plane = torch.tensor([[0.6, -0.8]]) @ plane
+    off_plane = F.normalize(torch.randn(1, 8, generator=generator) - (torch.randn(1, 8) @ plane.T) @ plane, dim=1)
+    assert subspace_distance(in_plane, mean, basis).item() < 1e-3
+    assert subspace_distance(off_plane, mean, basis).item() > 0.1
+
+
+def test_subspace_explains_a_blend_of_bank_patterns_that_no_single_patch_matches():
+    """A good part's patch mixing two reference patterns: far from each, inside their span."""
+    generator = torch.Generator().manual_seed(1)
+    basis = torch.linalg.qr(torch.randn(16, 16, generator=generator)).Q.T
+    a, b, foreign = basis[0], basis[1], basis[5]
+    angles = torch.cat([torch.rand(200, generator=generator) * 15, 75 + torch.rand(200, generator=generator) * 15])
+    radians = torch.deg2rad(angles)[:, None]
+    arc = torch.cos(radians) * a + torch.sin(radians) * b + 0.001 * torch.randn(400, 16, generator=generator)
+    bank = PatchBank(layers=[F.normalize(arc, dim=1)], embeddings=torch.zeros(1, 4))
+
+    def as_map(vector: torch.Tensor) -> torch.Tensor:
+        return vector.view(1, 16, 1, 1)
+
+    blend = F.normalize(a + b, dim=0)  # 45 degrees: at least 30 degrees from every bank patch
+    knn_only = patch_distance_maps([as_map(blend)], bank, grid=1)[0, 0]
+    with_subspace = patch_distance_maps([as_map(blend)], bank, grid=1, subspace_share=0.999)[0, 0]
+    assert knn_only > 0.1 and with_subspace < 0.01
+    outside = patch_distance_maps([as_map(foreign)], bank, grid=1, subspace_share=0.999)[0, 0]
+    assert outside > 0.45  # a direction the references never show stays anomalous

@@ -117,3 +117,12 @@ def test_grayscale_and_rgba_inputs_are_accepted(engine, brick_refs, normals):
     gray = normals[2][:, :, 0]
     rgba = np.dstack([normals[2], np.full(gray.shape, 255, np.uint8)])
     assert engine.inspect(gray, brick_refs).score == pytest.approx(engine.inspect(rgba, brick_refs).score, abs=1e-6)
+
+
+def test_reference_sets_scored_with_and_without_the_subspace_do_not_mix():
+    """A set calibrated on plain nearest-neighbour distances must be rebuilt for subspace scoring."""
+    from anomalygpt_engine import Engine, EngineConfig
+
+    plain = Engine(EngineConfig(llm="none", subspace_share=0.0)).fingerprint()
+    subspace = Engine(EngineConfig(llm="none", subspace_share=0.95)).fingerprint()
+    assert plain != subspace and subspace["subspace_share"] == 0.95 and "subspace_share" not in plain
