@@ -164,6 +164,7 @@ class InspectionController(SourcesMixin, QObject):
         self.window.controls.set_products([i.name for i in self.repo.products()], name)
         self.window.references.refresh(select=name)
         self._show_product_status()  # never the previous product's "calibrated" while this one loads
+        self.window.show_message(f"Loading {name}…")  # nor the previous product's status line
         self.window.banner.show_busy(f"Loading references of {name}…")
         repo = self.repo
         self.client.run(lambda engine: _load_compatible(repo, name, engine)).success(
@@ -194,6 +195,7 @@ class InspectionController(SourcesMixin, QObject):
             return
         if active:
             self.window.banner.show_busy(f"Calibrating {name} from {info.n_references} references…")
+            self.window.show_message(f"Calibrating {name} from {info.n_references} references (Esc cancels)")
         else:
             self.window.show_message(f"Calibrating {name} in the background from {info.n_references} references; "
                                      f"{self.product or 'the active product'} stays active")
@@ -204,7 +206,8 @@ class InspectionController(SourcesMixin, QObject):
         self.calibrations[name] = request
         self.calibrate_request = request
         self._calibration_percent[name] = 0
-        self.window.controls.show_batch(0, 1, f"Calibrating {name}…", cancel="Cancel calibration  (Esc)")
+        self.window.controls.show_batch(0, 1, "0 %", cancel="Cancel calibration  (Esc)",
+                                        detail=f"Calibrating {name}: starting")
         self._show_calibration_status(name)
 
     def _calibration_progress(self, name: str, request: Request, done: int, total: int, message: str) -> None:
@@ -213,8 +216,8 @@ class InspectionController(SourcesMixin, QObject):
             return
         percent = int(100 * done / total) if total else 0
         self._calibration_percent[name] = percent
-        self.window.controls.show_batch(done, total, f"Calibrating {name}: {percent} %  ·  {message}",
-                                        cancel="Cancel calibration  (Esc)")
+        self.window.controls.show_batch(done, total, f"{percent} %", cancel="Cancel calibration  (Esc)",
+                                        detail=f"Calibrating {name}: {message}")
         self._show_calibration_status(name)
 
     def _show_calibration_status(self, name: str) -> None:

@@ -423,7 +423,7 @@ class EngineWorker(QObject):
 
     def _dialogue_loading_text(self) -> str:
         if self._llm_configured():
-            return "Loading the language model (first answer only, about 10–15 s)…"
+            return "Loading the language model (first answer only, 10–15 s)…"
         return "Preparing the answer (no language model configured: answers from the findings)…"
 
     def _knowledge(self, refs: ReferenceSet | None) -> Any | None:

@@ -49,7 +49,11 @@ class ChatPane(QWidget):
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # busy: the model load gives no steps to count
         self.busy.setTextVisible(False)
-        self.busy.setMaximumHeight(6)
+        self.busy.setObjectName("chatBusy")
+        self.busy.setFixedHeight(4)
+        self.busy.setStyleSheet("QProgressBar { border: none; border-radius: 2px; background: #262c33;"
+                                " min-height: 4px; max-height: 4px; }"
+                                " QProgressBar::chunk { background: #4fa3e0; border-radius: 2px; }")
         self._status_text = ""
         self._status_since = 0.0
         self._status_id: int | None = None
@@ -123,7 +127,7 @@ class ChatPane(QWidget):
         visible = bool(self._status_text) and self._status_id == self.inspection_id
         if visible:
             seconds = int(time.monotonic() - self._status_since)
-            self.status.setText(f"{self._status_text}  {seconds} s")
+            self.status.setText(f"<b>{seconds} s</b>  ·  {html.escape(self._status_text)}")
         self.status.setVisible(visible)
         self.busy.setVisible(visible)
 

@@ -100,6 +100,10 @@ class ControlPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
+        self.progress_detail = QLabel("")  # the step in words, wrapped: the bar holds only a short text
+        self.progress_detail.setObjectName("progressDetail")
+        self.progress_detail.setWordWrap(True)
+        self.progress_detail.hide()
         self.cancel_button = QPushButton("Cancel batch  (Esc)")
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.cancel_button.hide()
@@ -154,6 +158,7 @@ class ControlPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.reinspect_button)
         layout.addWidget(self.progress)
+        layout.addWidget(self.progress_detail)
         layout.addWidget(self.cancel_button)
         section("Hot folder")
         layout.addWidget(self.hot_label)
@@ -178,16 +183,21 @@ class ControlPanel(QWidget):
             self.preview.setPixmap(QPixmap())
             self.preview.setText("Camera off")
 
-    def show_batch(self, done: int, total: int, message: str = "", cancel: str = "Cancel batch  (Esc)") -> None:
-        """The bar of a batch or a calibration; the button names what Esc cancels."""
+    def show_batch(self, done: int, total: int, message: str = "", cancel: str = "Cancel batch  (Esc)",
+                   detail: str = "") -> None:
+        """The bar of a batch or a calibration (a short text in the bar, the step in words under it, never
+        cut off in the narrow panel); the button names what Esc cancels."""
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
         self.progress.setFormat(message or f"{done}/{total}")
-        self.progress.setToolTip(message)
+        self.progress.setToolTip(detail or message)
+        self.progress_detail.setText(detail)
+        self.progress_detail.setVisible(bool(detail))
         self.progress.show()
         self.cancel_button.setText(cancel)
         self.cancel_button.show()
 
     def hide_batch(self) -> None:
         self.progress.hide()
+        self.progress_detail.hide()
         self.cancel_button.hide()

@@ -64,9 +64,13 @@ def test_a_whole_failed_lot_is_an_error_row_and_count_per_part(qtbot, engine, ca
         station.shutdown(save=False)
 
 
-def test_cancel_stops_a_calibration_and_no_stale_status(qtbot, engine, calibrated_data_dir):
+def test_cancel_stops_a_calibration_and_no_stale_status(qtbot, engine, calibrated_data_dir, monkeypatch):
     station = make_station(qtbot, engine)
     controller, controls = station.controller, station.window.controls
+    shown: list[tuple[int, int, str, str]] = []
+    original = controls.show_batch
+    monkeypatch.setattr(controls, "show_batch", lambda done, total, message="", cancel="Cancel batch  (Esc)", detail="": (
+        shown.append((done, total, message, detail)), original(done, total, message, cancel, detail)))
     try:
         assert "calibrated" in controls.product_status.text()  # the demo product, ready
         station.repo.create_product("Bottle", "a product calibrating while we look")
@@ -80,15 +84,24 @@ def test_cancel_stops_a_calibration_and_no_stale_status(qtbot, engine, calibrate
         assert "calibrating" in controls.product_status.text()
         assert "Calibrating Bottle from 4 references" in station.window.banner.score_label.text()
         qtbot.waitUntil(lambda: controls.progress.value() > 0, timeout=60_000)
-        text = controls.progress.format()  # one line that agrees with the bar
         percent = int(100 * controls.progress.value() / controls.progress.maximum())
-        assert text.startswith(f"Calibrating Bottle: {percent} %") and "image" in text, text
+        assert controls.progress.format() == f"{percent} %"  # the bar's text agrees with the bar
+        bar_text = controls.progress.fontMetrics().horizontalAdvance(controls.progress.format())
+        assert bar_text < controls.progress.width() // 2, "the bar's text is never cut off"
+        detail = controls.progress_detail
+        assert detail.isVisible() and detail.wordWrap() and detail.text().startswith("Calibrating Bottle: ")
+        encoding = [d for _d, _t, _m, d in shown if "Encoding" in d]
+        assert encoding and all(d.split("image ")[1].split(" of ")[0] in "1234" for d in encoding), encoding
+        assert all(d.endswith("of 4") for d in encoding)  # images, never rotations ("40/40" for 10 images)
+        assert all(m == f"{int(100 * d / t) if t else 0} %" for d, t, m, _x in shown)
+        assert "Calibrating Bottle" in station.window.status_message.text()  # not the demo's old line
         _shot(station, "13_calibration_cancel")
         station.window.action("cancel").trigger()  # Esc, as the button says
         qtbot.waitUntil(lambda: not controller.calibrations, timeout=60_000)
         assert "cancelled" in station.window.banner.score_label.text()
         assert "cancelled" in station.window.status_message.text()
         assert not controls.progress.isVisible() and not controls.cancel_button.isVisible()
+        assert not controls.progress_detail.isVisible()
         assert controller.refs is None and not station.repo.product("Bottle").is_calibrated
         assert "calibration due" in controls.product_status.text()
     finally:
@@ -142,7 +155,8 @@ def test_first_answer_says_the_language_model_is_loading(qtbot, engine, calibrat
         chat.quick_buttons[0].click()
         qtbot.waitUntil(lambda: chat.status.isVisible(), timeout=10_000)
         assert "Loading the language model" in chat.status.text() and chat.busy.isVisible()
-        qtbot.waitUntil(lambda: "1 s" in chat.status.text() or "2 s" in chat.status.text(), timeout=5_000)
+        qtbot.waitUntil(lambda: "<b>1 s</b>" in chat.status.text() or "<b>2 s</b>" in chat.status.text(),
+                        timeout=5_000)  # the seconds so far count up
         _shot(station, "13_chat_loading_model")
         with qtbot.waitSignal(controller.chatEnded, timeout=60_000):
             pass
