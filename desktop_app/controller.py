@@ -28,6 +28,7 @@ from desktop_app.worker import InspectionRecord
 log = logging.getLogger(__name__)
 REINSPECTION = "re-inspection"  # the source of an explicit re-inspection (live record and history)
 _PATHLIKE = re.compile(r"^(?P<path>[^:]*[/\\.][^:]*|[A-Za-z]:[^:]*): (?P<reason>.+)$", re.DOTALL)
+_LOT_PART = re.compile(r"^Lot inspection failed \((?P<name>[^)]+)\): ")
 
 
 def describe_failure(message: str, item: object = None) -> tuple[str, str, str]:
@@ -354,7 +355,8 @@ class InspectionController(SourcesMixin, QObject):
         self.batch_request = (self.client.inspect_batch(paths, self.refs, source)
                               .each(lambda record: self._record_arrived(record, batch=True))
                               .progress(self.window.controls.show_batch)
-                              .failure(lambda message: self._inspection_failed(message, None, batch=True))
+                              .failure(lambda message: self._inspection_failed(
+                                  message, self._batch_item(message, paths), batch=True))
                               .success(self._on_batch_finished))
         return self.batch_request
 
@@ -413,13 +415,26 @@ class InspectionController(SourcesMixin, QObject):
             wrong = "  (wrong part: not this product)" if getattr(result, "wrong_part", False) else ""
             self.window.show_message(f"{record.name}: {result.verdict.value} {result.score:.2f}{wrong}")
 
+    @staticmethod
+    def _batch_item(message: str, paths: list[Path]) -> Path | None:
+        """Which file of a batch a failure message is about (the worker names it), so a part that
+        failed in a batch is remembered like a single failure: browsing onto it shows it, never re-counts."""
+        lot = _LOT_PART.match(message)
+        if lot is not None:
+            return next((p for p in paths if p.name == lot.group("name")), None)
+        match = _PATHLIKE.match(message)
+        if match and not message.startswith(("Inspection failed", "Lot inspection failed")):
+            path = Path(match.group("path"))
+            return path if path in paths else None
+        return None
+
     def _inspection_failed(self, message: str, item: object, batch: bool = False) -> None:
         """Nothing was judged: NO IMAGE / ERROR on the banner (never the last part's verdict),
         counted apart, the reason in the status bar."""
         path = Path(item) if isinstance(item, (str, Path)) else None
-        if path is None or path not in self.failed:  # failing again on re-inspection is one error
-            self.counts.errors += 1
-        if path is not None and path in self.seen:  # re-inspected, and now it cannot be read
+        if batch or path is None or path not in self.failed:  # failing again on re-inspection is one error
+            self.counts.errors += 1  # (a batch counts each part it handles, as its results are counted)
+        if not batch and path is not None and path in self.seen:  # re-inspected, and now it cannot be read
             self.counts.add(self.seen.pop(path)[1], step=-1)
         self.window.counters.show_counts(self.counts)
         if path is not None:

@@ -52,8 +52,14 @@ def test_a_whole_failed_lot_is_an_error_row_and_count_per_part(qtbot, engine, ca
             controller.inspect_folder(folder)
         assert controller.counts.errors == len(parts) and controller.counts.total == 0
         assert station.window.counters.values["errors"].text() == str(len(parts))
-        assert station.window.banner.verdict_label.text() == "ERROR"
+        banner = station.window.banner
+        assert banner.verdict_label.text() == "ERROR" and parts[-1].name in banner.detail_label.text()
         assert "not inspected" in station.window.status_message.text()
+        assert set(controller.failed) == set(parts)  # remembered per file, as single failures are
+        controller.step(+1)  # browsing onto a part of the failed lot shows its failure, counts nothing
+        assert banner.verdict_label.text() == "ERROR" and parts[0].name in banner.detail_label.text()
+        assert "device memory" in banner.score_label.text()
+        assert controller.counts.errors == len(parts) and controller.counts.total == 0
         rows = {Path(row.source).name: row for row in station.history.store.query()}
         assert set(rows) == {p.name for p in parts}, "each part of the lot is a history row"
         for path in parts:
@@ -69,8 +75,12 @@ def test_cancel_stops_a_calibration_and_no_stale_status(qtbot, engine, calibrate
     controller, controls = station.controller, station.window.controls
     shown: list[tuple[int, int, str, str]] = []
     original = controls.show_batch
-    monkeypatch.setattr(controls, "show_batch", lambda done, total, message="", cancel="Cancel batch  (Esc)", detail="": (
-        shown.append((done, total, message, detail)), original(done, total, message, cancel, detail)))
+    def recorded(done: int, total: int, message: str = "", cancel: str = "Cancel batch  (Esc)",
+                 detail: str = "") -> None:
+        shown.append((done, total, message, detail))
+        original(done, total, message, cancel, detail)
+
+    monkeypatch.setattr(controls, "show_batch", recorded)
     try:
         assert "calibrated" in controls.product_status.text()  # the demo product, ready
         station.repo.create_product("Bottle", "a product calibrating while we look")
