@@ -111,10 +111,13 @@ class LineBridge(LineStatusMixin, QObject):
         from desktop_app.line.opcua_server import StationOpcUaServer  # asyncua: imported only when enabled
 
         line = self.line
+        certificate, private_key = self.certificate_paths()
         try:
             server = StationOpcUaServer(
                 line.opcua_host, line.opcua_port, username=line.opcua_username, password=line.opcua_password,
                 on_trigger=self._trigger.emit, on_product=self._product.emit, on_clients=self._on_clients,
+                security=line.opcua_encrypted, certificate=certificate, private_key=private_key,
+                trusted_clients=line.opcua_trusted_clients or None,
             )
             server.start(timeout=None)  # asyncua needs ~3 s to build its address space: do not wait here
         except LineConfigError as exc:
@@ -122,6 +125,16 @@ class LineBridge(LineStatusMixin, QObject):
             return
         self.server = server
         self._available, self._product_shown = None, None
+
+    def certificate_paths(self) -> tuple[Path, Path]:
+        """The OPC UA server's certificate and key: the configured ones, else the station's own."""
+        from desktop_app.line.certificates import default_paths
+        from desktop_app.paths import user_data_dir
+
+        cert, key = default_paths(self.data_dir or user_data_dir())
+        line = self.line
+        return (Path(line.opcua_certificate) if line.opcua_certificate else cert,
+                Path(line.opcua_private_key) if line.opcua_private_key else key)
 
     def _start_gige(self) -> None:
         from desktop_app.capture.gige import GigeSource
@@ -282,7 +295,7 @@ def attach_line(station) -> LineBridge:
     default_operator = bridge.operator_name
     # The logged-in operator (issue 12) when the station has one, else the OS user.
     bridge.operator_name = lambda: getattr(getattr(station, "operator", None), "name", None) or default_operator()
-    panel = LinePanel(line)
+    panel = LinePanel(line, data_dir=bridge.data_dir)
     station.window.add_side_tab(panel, "Line")
     bridge.statusChanged.connect(panel.show_status)
 

@@ -73,7 +73,8 @@ class LineStatusMixin:
 
     def _opcua_text(self) -> str:
         if self.server is not None:
-            return self.server.endpoint if self.server.running else "starting…"
+            secure = " · Basic256Sha256 SignAndEncrypt" if self.server.security else " · no security (loopback)"
+            return self.server.endpoint + secure if self.server.running else "starting…"
         return "off" if not self.line.opcua_enabled else "not running"
 
     def _camera_text(self) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 
 TRIGGER_SOURCES = ("camera", "files", "gige")  # what a PLC trigger inspects
 GIGE_TRIGGERS = ("software", "Line0", "free")  # software trigger per part, hardware line, free-running
+# OPC UA message security: "auto" is off on loopback and Basic256Sha256 SignAndEncrypt beyond it.
+OPCUA_SECURITY = ("auto", "none", "Basic256Sha256")
 
 
 class LineConfigError(ValueError):
@@ -33,6 +35,10 @@ class LineSettings:
     opcua_port: int = 4840
     opcua_username: str = ""
     opcua_password: str = ""
+    opcua_security: str = "auto"  # see OPCUA_SECURITY
+    opcua_certificate: str = ""  # server certificate (DER/PEM); empty: <data>/opcua/station_cert.der
+    opcua_private_key: str = ""  # its key (PEM/DER, unencrypted); empty: <data>/opcua/station_key.pem
+    opcua_trusted_clients: str = ""  # folder of the PLCs' certificates; set: only those may connect
     mqtt_enabled: bool = False
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
@@ -80,12 +86,35 @@ class LineSettings:
     def status_topic(self) -> str:
         return self.mqtt_status_topic.replace("{station}", self.station)
 
+    @property
+    def opcua_encrypted(self) -> bool:
+        """Whether the server offers only Basic256Sha256 SignAndEncrypt (else only NoSecurity)."""
+        if self.opcua_security == "auto":
+            return not is_loopback(self.opcua_host)
+        return self.opcua_security == "Basic256Sha256"
+
+    def opcua_problems(self) -> list[str]:
+        """Why this OPC UA server must not start. Beyond loopback the channel is encrypted and the
+        client authenticated (password or trusted certificate): a PLC network is not a trusted one."""
+        problems = []
+        if self.opcua_security not in OPCUA_SECURITY:
+            problems.append(f"OPC UA security must be one of {', '.join(OPCUA_SECURITY)}")
+        if bool(self.opcua_username) != bool(self.opcua_password):
+            problems.append("OPC UA: set both a username and a password, or neither")
+        if not is_loopback(self.opcua_host):
+            beyond = f"OPC UA on {self.opcua_host} listens beyond this machine"
+            if not self.opcua_encrypted:
+                problems.append(f"{beyond}: security cannot be off there (choose auto or Basic256Sha256)")
+            if not (self.opcua_username and self.opcua_password) and not self.opcua_trusted_clients:
+                problems.append(f"{beyond}: set a username and password, or a folder of trusted client "
+                                "certificates")
+        return problems
+
     def validate(self) -> list[str]:
         """Readable problems; empty when the settings can work."""
         problems = []
-        open_endpoint = not is_loopback(self.opcua_host) and not (self.opcua_username and self.opcua_password)
-        if self.opcua_enabled and open_endpoint:
-            problems.append(f"OPC UA on {self.opcua_host} listens beyond this machine: set a username and password")
+        if self.opcua_enabled:
+            problems.extend(self.opcua_problems())
         if self.trigger_source not in TRIGGER_SOURCES:
             problems.append(f"trigger source must be one of {', '.join(TRIGGER_SOURCES)}")
         if self.gige_trigger not in GIGE_TRIGGERS:

@@ -19,6 +19,11 @@ Address space (namespace `urn:anomalygpt:inspector`, object `Objects/Station`):
 | Heartbeat    | UInt32  | station    | +1 every second while the station runs                        |
 | ErrorText    | String  | station    | why Result is ERROR or a trigger was refused; empty otherwise  |
 
+Security: on loopback the server offers NoSecurity unless asked; beyond loopback it refuses to start
+unless the channel is Basic256Sha256 SignAndEncrypt (server certificate + key, see certificates.py)
+and the client is authenticated: a username and password, and/or a certificate found in the trusted
+clients folder. Security on offers only the encrypted endpoint: a NoSecurity client cannot connect.
+
 Handshake: PLC sets Trigger -> station Busy=1, Ready=0, Done=0 -> station writes Result, Score,
 InspectionId, then Busy=0, Done=1, Ready=1 -> PLC reads them and resets Trigger -> Done=0. A trigger
 while Busy is refused with ErrorText and never starts a second cycle; a PLC that pulses Trigger
@@ -28,9 +33,11 @@ while Busy is refused with ErrorText and never starts a second cycle; a PLC that
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
@@ -63,9 +70,40 @@ class _PasswordUsers:
         self.username, self.password = username, password
 
     def get_user(self, iserver, username=None, password=None, certificate=None):
-        if username == self.username and password == self.password:
+        if username == self.username and hmac.compare_digest(str(password or "").encode(), self.password.encode()):
             return User(role=UserRole.User, name=username)
         return None
+
+
+_OPEN_REQUESTS = (  # discovery a client needs before it can open an encrypted channel
+    ua.NodeId(ua.ObjectIds.GetEndpointsRequest_Encoding_DefaultBinary),
+    ua.NodeId(ua.ObjectIds.FindServersRequest_Encoding_DefaultBinary),
+    ua.NodeId(ua.ObjectIds.FindServersOnNetworkRequest_Encoding_DefaultBinary),
+)
+
+
+def _install_channel_guard() -> None:
+    """Make `iserver.channel_guard` (when a server sets one) see every request with its channel.
+
+    asyncua 2.1 offers only the configured endpoints but still serves a session on a NoSecurity
+    channel (a client that skips the endpoint check reads and writes everything), and it checks a
+    client certificate only as sent in CreateSession, not the one that opened the channel. The
+    guard closes both: it runs before any request is served and answers a ServiceFault. Servers
+    without a guard (loopback, security off) are untouched."""
+    from asyncua.server.uaprocessor import UaProcessor
+
+    if getattr(UaProcessor, "_station_guard", False):
+        return
+    original = UaProcessor._process_message
+
+    async def guarded(self, typeid, requesthdr, seqhdr, body):
+        guard = getattr(self.iserver, "channel_guard", None)
+        if guard is not None and typeid not in _OPEN_REQUESTS:
+            guard(self._connection.security_policy)
+        return await original(self, typeid, requesthdr, seqhdr, body)
+
+    UaProcessor._process_message = guarded
+    UaProcessor._station_guard = True
 
 
 class StationOpcUaServer:
@@ -81,11 +119,34 @@ class StationOpcUaServer:
         on_trigger: Callable[[TriggerRequest], None],
         on_product: Callable[[str], None] | None = None,
         on_clients: Callable[[int], None] | None = None,
+        security: bool = False,
+        certificate: Path | str | None = None,
+        private_key: Path | str | None = None,
+        trusted_clients: Path | str | None = None,
     ) -> None:
-        if not is_loopback(host) and not (username and password):
-            raise LineConfigError(f"OPC UA on {host} (beyond loopback) needs a username and password")
+        """`security`: Basic256Sha256 SignAndEncrypt with `certificate` / `private_key`;
+        `trusted_clients`: a folder of client certificates, the only ones then accepted."""
+        from desktop_app.line.certificates import TrustedClients, check_pair
+
+        beyond = not is_loopback(host)
+        if beyond and not (username and password) and not trusted_clients:
+            raise LineConfigError(f"OPC UA on {host} (beyond loopback) needs a username and password "
+                                  "or trusted client certificates")
+        if beyond and not security:
+            raise LineConfigError(f"OPC UA on {host} (beyond loopback) needs security on (Basic256Sha256)")
+        if trusted_clients and not security:
+            raise LineConfigError("trusted client certificates need security on (Basic256Sha256)")
+        self.certificate_info = None
+        self.trusted = None
+        if security:
+            if not certificate or not private_key:
+                raise LineConfigError("OPC UA security needs a server certificate and its private key")
+            self.certificate_info = check_pair(Path(certificate), Path(private_key))
+            self.trusted = TrustedClients(Path(trusted_clients)) if trusted_clients else None
         self.host, self.port = host, port
         self.username, self.password = username, password
+        self.security = security
+        self.certificate, self.private_key = certificate, private_key
         self.on_trigger, self.on_product, self.on_clients = on_trigger, on_product, on_clients
         self.endpoint = f"opc.tcp://{host}:{port}/anomalygpt/"
         self.clients = 0
@@ -164,9 +225,23 @@ class StationOpcUaServer:
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("AnomalyGPT Inspector station")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        if self.username:
-            server.set_security_IDs(["Username"])
+        if self.security:
+            from desktop_app.line.certificates import station_uri
+
+            # the URI in the certificate: clients that check it (UaExpert, PLC stacks) then agree
+            await server.set_application_uri(self.certificate_info.application_uri or station_uri())
+            await server.load_certificate(str(self.certificate))
+            await server.load_private_key(str(self.private_key))
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+            if self.trusted is not None:
+                server.set_certificate_validator(self.trusted)
+            _install_channel_guard()
+            server.iserver.channel_guard = self._check_channel
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        # a password when one is set; else anonymous (on loopback, or over a channel whose client
+        # certificate the trusted folder vouched for)
+        server.set_identity_tokens([ua.UserNameIdentityToken] if self.username else [ua.AnonymousIdentityToken])
         index = await server.register_namespace(NAMESPACE)
         station = await server.nodes.objects.add_object(ua.NodeId("Station", index), ua.QualifiedName("Station", index))
         for name, (initial, vtype, writable) in _VARIABLES.items():
@@ -184,6 +259,16 @@ class StationOpcUaServer:
         async with server:
             self._started.set()
             await self._heartbeat_until_stopped()
+
+    def _check_channel(self, policy) -> None:
+        """Security on: only an encrypted channel, opened with a trusted certificate when a trusted
+        folder is set, gets a session or any service (see _install_channel_guard)."""
+        from asyncua.common.utils import ServiceError
+
+        if getattr(policy, "Mode", ua.MessageSecurityMode.None_) != ua.MessageSecurityMode.SignAndEncrypt:
+            raise ServiceError(ua.StatusCodes.BadSecurityModeRejected)
+        if self.trusted is not None and not self.trusted.accepts(getattr(policy, "peer_certificate", None)):
+            raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
 
     async def _heartbeat_until_stopped(self) -> None:
         beat, tick = 0, 0

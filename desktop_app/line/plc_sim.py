@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from asyncua import Client, ua
 
@@ -39,9 +40,12 @@ class _Watch:
 class SimulatedPlc:
     """`async with SimulatedPlc(endpoint) as plc: outcome = await plc.cycle("part-1")`."""
 
-    def __init__(self, endpoint: str, username: str = "", password: str = "", period_ms: float = 5) -> None:
+    def __init__(self, endpoint: str, username: str = "", password: str = "", period_ms: float = 5,
+                 certificate: Path | str | None = None, private_key: Path | str | None = None) -> None:
+        """`certificate` / `private_key`: connect with Basic256Sha256 SignAndEncrypt as that client."""
         self.endpoint, self.period_ms = endpoint, period_ms
         self.client = Client(endpoint, timeout=10)
+        self.certificate, self.private_key = certificate, private_key
         if username:
             self.client.set_user(username)
             self.client.set_password(password)
@@ -50,6 +54,16 @@ class SimulatedPlc:
         self._subscription = None
 
     async def connect(self) -> SimulatedPlc:
+        if self.certificate is not None:
+            from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+            from desktop_app.line.certificates import describe
+
+            uri = describe(Path(self.certificate)).application_uri
+            if uri:  # a client's ApplicationUri is the one in its certificate
+                self.client.application_uri = uri
+            await self.client.set_security(SecurityPolicyBasic256Sha256, str(self.certificate),
+                                           str(self.private_key), mode=ua.MessageSecurityMode.SignAndEncrypt)
         await self.client.connect()
         index = await self.client.get_namespace_index(NAMESPACE)
         for name in ("Trigger", "PartId", "Serial", "Lot", "Product", "Busy", "Ready", "Done", "Result", "Score",

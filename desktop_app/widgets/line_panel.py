@@ -7,6 +7,7 @@ which saves the settings and restarts the line services on them.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.line.config import GIGE_TRIGGERS, TRIGGER_SOURCES, LineSettings
+from desktop_app.line.config import GIGE_TRIGGERS, OPCUA_SECURITY, TRIGGER_SOURCES, LineSettings
 
 _COLORS = {"ok": "#2e9d4a", "warn": "#d99a00", "bad": "#c8372d", "off": "#8a8f98"}
 
@@ -42,11 +43,13 @@ class _Light(QLabel):
 class LinePanel(QWidget):
     applyRequested = Signal(object)  # LineSettings
     _cameras = Signal(object)  # list[CameraInfo] or error text, from the discovery thread
+    _certificate = Signal(object)  # CertificateInfo or error text, from the key generation thread
 
-    def __init__(self, line: LineSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, line: LineSettings, parent: QWidget | None = None, data_dir: Path | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("linePanel")
         self._line = line
+        self.data_dir = data_dir  # where "Create certificate" writes; None: the user's data folder
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
         outer.addWidget(self._status_box())
@@ -72,6 +75,7 @@ class LinePanel(QWidget):
         buttons.addWidget(self.apply_button)
         outer.addLayout(buttons)
         self._cameras.connect(self._show_cameras)
+        self._certificate.connect(self._show_created_certificate)
         self.load(line)
 
     # -- building ------------------------------------------------------------------------------
@@ -106,7 +110,30 @@ class LinePanel(QWidget):
         form.addRow("Username", self.opcua_user)
         form.addRow("Password", self.opcua_password)
         form.addRow("Station name", self.station_name)
-        hint = QLabel("127.0.0.1 = this computer only. Any other address requires a username and password.")
+        self.opcua_security = QComboBox()
+        for value, text in zip(OPCUA_SECURITY, ("auto: off on 127.0.0.1, encrypted beyond it", "none",
+                                                "Basic256Sha256 SignAndEncrypt")):
+            self.opcua_security.addItem(text, value)
+        self.opcua_certificate, self.opcua_key, self.trusted_clients = QLineEdit(), QLineEdit(), QLineEdit()
+        self.opcua_certificate.setPlaceholderText("the station's own (opcua/station_cert.der in the data folder)")
+        self.opcua_key.setPlaceholderText("the station's own (opcua/station_key.pem)")
+        self.trusted_clients.setPlaceholderText("any client certificate; set a folder to accept only those")
+        self.certificate_button = QPushButton("Create certificate")
+        self.certificate_button.setToolTip("A self-signed certificate for this station, made here (nothing is "
+                                           "downloaded). PLCs that connect with encryption must trust it.")
+        self.certificate_button.clicked.connect(self.create_certificate)
+        self.certificate_label = QLabel("")
+        self.certificate_label.setWordWrap(True)
+        self.certificate_label.setObjectName("hint")
+        self.certificate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Security", self.opcua_security)
+        form.addRow("Certificate", _pair(self.opcua_certificate, self.certificate_button))
+        form.addRow("Private key", self.opcua_key)
+        form.addRow("Trusted clients", self.trusted_clients)
+        form.addRow(self.certificate_label)
+        hint = QLabel("127.0.0.1 = this computer only. Any other address needs security on (the channel "
+                      "encrypted with the station's certificate) and a username and password or a folder of "
+                      "trusted PLC certificates; the station refuses to start the server otherwise.")
         hint.setWordWrap(True)
         hint.setObjectName("hint")
         form.addRow(hint)
@@ -171,6 +198,11 @@ class LinePanel(QWidget):
         self.opcua_user.setText(line.opcua_username)
         self.opcua_password.setText(line.opcua_password)
         self.station_name.setText(line.station_name)
+        self.opcua_security.setCurrentIndex(max(0, self.opcua_security.findData(line.opcua_security)))
+        self.opcua_certificate.setText(line.opcua_certificate)
+        self.opcua_key.setText(line.opcua_private_key)
+        self.trusted_clients.setText(line.opcua_trusted_clients)
+        self._describe_certificate()
         self.mqtt_enabled.setChecked(line.mqtt_enabled)
         self.mqtt_host.setText(line.mqtt_host)
         self.mqtt_port.setValue(line.mqtt_port)
@@ -192,6 +224,8 @@ class LinePanel(QWidget):
             opcua_enabled=self.opcua_enabled.isChecked(), opcua_host=self.opcua_host.text().strip() or "127.0.0.1",
             opcua_port=self.opcua_port.value(), opcua_username=self.opcua_user.text().strip(),
             opcua_password=self.opcua_password.text(), station_name=self.station_name.text().strip(),
+            opcua_security=self.opcua_security.currentData(), opcua_certificate=self.opcua_certificate.text().strip(),
+            opcua_private_key=self.opcua_key.text().strip(), opcua_trusted_clients=self.trusted_clients.text().strip(),
             mqtt_enabled=self.mqtt_enabled.isChecked(), mqtt_host=self.mqtt_host.text().strip() or "127.0.0.1",
             mqtt_port=self.mqtt_port.value(), mqtt_username=self.mqtt_user.text().strip(),
             mqtt_password=self.mqtt_password.text(), mqtt_topic=self.mqtt_topic.text().strip(),
@@ -223,6 +257,70 @@ class LinePanel(QWidget):
         self.camera_label.setText(status.camera)
         self.cycle_label.setText(f"{status.cycles} trigger(s) · {status.last_result or 'none yet'}")
         self.problem_label.setText("\n".join(status.problems))
+
+    # -- the OPC UA certificate (a thread: an RSA key takes a moment on a busy station) ---------
+    def _certificate_paths(self) -> tuple[Path, Path]:
+        from desktop_app.line.certificates import default_paths
+        from desktop_app.paths import user_data_dir
+
+        cert, key = default_paths(self.data_dir or user_data_dir())
+        chosen_cert, chosen_key = self.opcua_certificate.text().strip(), self.opcua_key.text().strip()
+        return Path(chosen_cert) if chosen_cert else cert, Path(chosen_key) if chosen_key else key
+
+    def _describe_certificate(self) -> None:
+        from desktop_app.line.certificates import describe
+        from desktop_app.line.config import LineConfigError
+
+        cert, _key = self._certificate_paths()
+        if not cert.is_file():
+            self.certificate_label.setText(f"No certificate yet at {cert}.")
+            self.certificate_button.setText("Create certificate")
+            return
+        try:
+            self.certificate_label.setText(f"Certificate: {describe(cert).summary()}")
+        except (LineConfigError, OSError, ValueError) as exc:
+            self.certificate_label.setText(f"Certificate {cert} cannot be read: {exc}")
+        self.certificate_button.setText("Create a new one")
+
+    def create_certificate(self) -> None:
+        """Make the station's own self-signed certificate and key (replacing its previous ones;
+        a plant certificate chosen in the fields is never overwritten: those fields are cleared)."""
+        from desktop_app.line.certificates import default_paths
+        from desktop_app.paths import user_data_dir
+
+        cert, key = default_paths(self.data_dir or user_data_dir())
+        line = self.settings()
+        self.certificate_button.setEnabled(False)
+        self.certificate_label.setText("Creating the certificate…")
+
+        def work() -> None:
+            import socket
+
+            from desktop_app.line.certificates import create_self_signed, station_uri
+
+            host = socket.gethostname()
+            hosts = [host, "localhost", "127.0.0.1"]
+            if line.opcua_host not in (*hosts, "0.0.0.0", "::", ""):
+                hosts.append(line.opcua_host)
+            try:
+                self._certificate.emit(create_self_signed(
+                    cert, key, application_uri=station_uri(host), common_name=f"AnomalyGPT Inspector {line.station}",
+                    hosts=hosts))
+            except Exception as exc:  # a read-only data folder: say so on the panel
+                self._certificate.emit(f"Could not create the certificate: {exc}")
+
+        threading.Thread(target=work, name="OpcUaCertificate", daemon=True).start()
+
+    def _show_created_certificate(self, info) -> None:
+        self.certificate_button.setEnabled(True)
+        if isinstance(info, str):
+            self.certificate_label.setText(info)
+            return
+        self.opcua_certificate.clear()  # empty = the station's own, which this is
+        self.opcua_key.clear()
+        self._describe_certificate()
+        self.certificate_label.setText(f"Created {info.path.name}: {info.summary()}. PLCs must trust this "
+                                       "certificate; Apply (re)starts the server with it.")
 
     # -- camera discovery (a thread: Aravis discovery waits for answers) -----------------------
     def find_cameras(self) -> None:

@@ -305,3 +305,65 @@ def test_trigger_takes_the_station_camera_frame(qtbot, engine, calibrated_data_d
         assert record.image.shape == (240, 320, 3)
     finally:
         station.shutdown(save=False)
+
+
+def test_line_tab_secures_the_plc_link_with_a_certificate_made_here(qtbot, engine, calibrated_data_dir, tmp_path):
+    """Security from the Line tab: refused beyond loopback without a certificate, then the station's
+    own certificate made with one click, and a PLC that connects with Basic256Sha256 SignAndEncrypt."""
+    from desktop_app.line.certificates import create_self_signed, default_paths
+    from desktop_app.paths import user_data_dir
+    from tests.app.test_screenshots import save
+
+    station = make_station(qtbot, engine, record_history=True)
+    try:
+        panel, line = station.line.panel, station.line
+        panel.opcua_enabled.setChecked(True)
+        panel.opcua_port.setValue(free_port())
+        panel.opcua_host.setText("0.0.0.0")
+        panel.opcua_user.setText("plc")
+        panel.opcua_password.setText("s3cret")
+        panel.apply_button.click()  # auto security beyond loopback, and no certificate yet: refused
+        qtbot.waitUntil(lambda: "Create certificate" in panel.problem_label.text(), timeout=5_000)
+        assert line.server is None
+        panel.opcua_security.setCurrentIndex(panel.opcua_security.findData("none"))
+        panel.apply_button.click()
+        qtbot.waitUntil(lambda: "security cannot be off" in panel.problem_label.text(), timeout=5_000)
+        assert line.server is None
+
+        panel.certificate_button.click()
+        qtbot.waitUntil(lambda: panel.certificate_label.text().startswith("Created"), timeout=30_000)
+        cert, key = default_paths(user_data_dir())
+        assert cert.is_file() and key.is_file() and panel.opcua_certificate.text() == ""
+        panel.opcua_host.setText("127.0.0.1")  # the tests stay on loopback; security is chosen explicitly
+        panel.opcua_security.setCurrentIndex(panel.opcua_security.findData("Basic256Sha256"))
+        panel.apply_button.click()
+        qtbot.waitUntil(lambda: line.status.opcua_ok, timeout=30_000)
+        assert "Basic256Sha256 SignAndEncrypt" in panel.plc_light.text() and panel.problem_label.text() == ""
+
+        create_self_signed(tmp_path / "plc.der", tmp_path / "plc.pem", application_uri="urn:test:plc",
+                           common_name="plc")
+        box: dict = {}
+
+        async def plc():
+            async with SimulatedPlc(line.server.endpoint, "plc", "s3cret", certificate=tmp_path / "plc.der",
+                                    private_key=tmp_path / "plc.pem") as p:
+                assert await p.wait_ready(30)
+                box["outcome"] = await p.cycle("S1", serial="SN-SECURE")
+            try:
+                async with SimulatedPlc(line.server.endpoint, "plc", "s3cret"):  # the same password, in clear
+                    box["plain"] = "connected"
+            except Exception as exc:
+                box["plain"] = type(exc).__name__
+
+        thread = threading.Thread(target=lambda: asyncio.run(plc()))
+        thread.start()
+        qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60_000)
+        assert box["outcome"].result in ("OK", "NG", "REVIEW") and box["plain"] != "connected"
+        from desktop_app.history import HistoryFilter
+
+        qtbot.waitUntil(lambda: station.history.store.count(HistoryFilter(serial="SN-SECURE")) == 1, timeout=10_000)
+        station.window.tabs.setCurrentWidget(panel)
+        qtbot.waitUntil(lambda: "cycle 1:" in panel.cycle_label.text(), timeout=5_000)
+        save(station, "16_line_security")
+    finally:
+        station.shutdown(save=False)
