@@ -51,6 +51,7 @@ class ControlPanel(QWidget):
         self.product = QComboBox()
         self.product.setObjectName("productSelector")
         self.product.currentTextChanged.connect(lambda text: text and self.productChosen.emit(text))
+        self.product.currentTextChanged.connect(self.product.setToolTip)  # a long name is cut in the panel
         self.product_status = QLabel("")
         self.product_status.setWordWrap(True)
         self.product_status.setObjectName("calibrationStatus")
@@ -173,6 +174,13 @@ class ControlPanel(QWidget):
         if current in names:
             self.product.setCurrentText(current)
         self.product.blockSignals(False)
+        self.product.setToolTip(self.product.currentText())
+        # the drop-down list is as wide as the longest name, even where the narrow panel cuts the box
+        view = self.product.view()
+        view.setTextElideMode(Qt.TextElideMode.ElideNone)
+        widest = max((m.horizontalAdvance(n) for n in names for m in (view.fontMetrics(), self.product.fontMetrics())),
+                     default=0)
+        view.setMinimumWidth(widest + 32)
 
     def show_preview(self, frame: np.ndarray) -> None:
         self.preview.setPixmap(rgb_to_pixmap(frame, max(120, self.preview.width() - 4)))

@@ -214,3 +214,42 @@ def test_hot_folder_is_rearmed_after_a_restart_and_when_its_folder_comes_back(qt
         assert not load_settings().hot_folder_on  # switched off by hand: not re-armed next time
     finally:
         station.shutdown(save=False)
+
+
+def _fully_shown(label) -> bool:  # type: ignore[no-untyped-def]
+    """The label's whole text fits in the height it has (wrapped, never cut off at the end)."""
+    needed = label.heightForWidth(label.width()) if label.wordWrap() else label.sizeHint().height()
+    fits_width = label.wordWrap() or label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+    return label.isVisible() and fits_width and needed <= label.height()
+
+
+def test_long_product_names_are_never_cut_off(qtbot, engine, calibrated_data_dir):
+    """'Calibrating Bottle from 10 reference' and 'Metal nut: ready to' were cut off at the window's edge."""
+    name = "Metal nut, flange side (supplier B, 2nd shift)"
+    station = make_station(qtbot, engine)
+    controller, banner, controls = station.controller, station.window.banner, station.window.controls
+    try:
+        station.repo.create_product(name)
+        station.repo.add_reference_files(name, _references())
+        for size in ((1280, 800), SIZE):
+            station.window.resize(*size)
+            banner.show_busy(f"Calibrating {name} from 10 references…")
+            QApplication.processEvents()
+            assert _fully_shown(banner.score_label), (size, banner.score_label.text())
+            banner.show_ready(f"{name}: ready to inspect")
+            QApplication.processEvents()
+            assert _fully_shown(banner.score_label), (size, banner.score_label.text())
+        with qtbot.waitSignal(controller.productReady, timeout=240_000):
+            controller.activate_product(name)
+        for size in ((1280, 800), SIZE):
+            station.window.resize(*size)
+            for _ in range(3):
+                QApplication.processEvents()
+            assert banner.score_label.text() == f"{name}: ready to inspect" and _fully_shown(banner.score_label)
+            assert _fully_shown(controls.product_status) and "calibrated" in controls.product_status.text()
+        combo = controls.product  # the narrow panel cuts the box: the name is in its tooltip and list
+        assert combo.toolTip() == name
+        assert combo.view().minimumWidth() >= combo.fontMetrics().horizontalAdvance(name)
+        _shot(station, "13_long_product_name")
+    finally:
+        station.shutdown(save=False)
