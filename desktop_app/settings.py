@@ -30,7 +30,7 @@ class Settings:
     # JSON naming the published AnomalyGPT weights (README: "The published AnomalyGPT model"), as for
     # `anomalygpt --config`; empty = the embedded models.
     published_config: str = ""
-    camera_source: str = "0"  # device index ("0") or URL ("rtsp://...", "http://...")
+    camera_source: str = "0"  # device index ("0"), URL ("rtsp://...", "http://..."), or "gige:<id>[@<interface>]"
     continuous_interval_ms: int = 1000  # pause between inspections in continuous camera mode
     hot_folder: str = ""
     hot_folder_on: bool = False  # watched when the station last stopped: re-armed at the next start

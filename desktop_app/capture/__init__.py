@@ -1,4 +1,5 @@
-"""Image sources: an OpenCV camera (USB index or IP URL), a folder batch, a watched hot folder."""
+"""Image sources: the station camera (USB index, IP URL, video file, or `gige:` a GigE Vision camera),
+a folder batch, a watched hot folder; GigE frames per PLC trigger are in gige.py."""
 
 from __future__ import annotations
 

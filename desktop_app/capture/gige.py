@@ -1,9 +1,10 @@
-"""GigE Vision / GenICam camera source (Aravis) on its own QThread: frames into the capture path.
+"""GigE Vision / GenICam camera source (Aravis) on its own QThread: a frame per PLC trigger.
 
 The Qt-free camera is `desktop_app.line.aravis_camera.GigECamera`; this wrapper keeps every Aravis
-call in one thread and hands frames over as signals, like `CameraSource` does for OpenCV. A frame
+call in one thread (the life cycle it shares with `CameraSource` is in threaded.py). A frame
 requested for a part carries that part's tag back (`frameCaptured(tag, frame, frame_id)`), so a
-frame can never be paired with another part's trigger.
+frame can never be paired with another part's trigger. For Space / continuous capture from a GigE
+camera, the station camera takes a `gige:` source instead (camera.py).
 """
 
 from __future__ import annotations
@@ -11,17 +12,15 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop_app.worker import register_thread
+from desktop_app.capture.threaded import SourceReader, ThreadedSource
 
 log = logging.getLogger(__name__)
 
 
-class _GigeReader(QObject):
+class _GigeReader(SourceReader):
     OPEN_ATTEMPTS = 3
-    opened = Signal(str)
-    failed = Signal(str)
     frameCaptured = Signal(object, object, int)  # tag, RGB uint8, camera frame id
     captureFailed = Signal(object, str)  # tag, message
 
@@ -74,44 +73,26 @@ class _GigeReader(QObject):
             self.camera.close()
             self.camera = None
 
-    @Slot()
-    def shutdown(self) -> None:
-        self.close()
-        self.moveToThread(QCoreApplication.instance().thread())
 
-
-class GigeSource(QObject):
+class GigeSource(ThreadedSource):
     """GUI-side handle: open with settings, `request_frame(tag)`, latest frame for capture(), stop()."""
 
-    opened = Signal(str)
-    failed = Signal(str)
-    frameReady = Signal(object)
     frameCaptured = Signal(object, object, int)
     captureFailed = Signal(object, str)
     _open = Signal(object)
     _grab = Signal(object, float)
-    _close = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.is_open = False
-        self.latest_frame: np.ndarray | None = None
-        self._reader = _GigeReader()
-        self._thread = register_thread(QThread())
-        self._thread.setObjectName("GigECamera")
-        self._reader.moveToThread(self._thread)
-        self._open.connect(self._reader.open)
-        self._grab.connect(self._reader.grab)
-        self._close.connect(self._reader.close)
-        self._reader.opened.connect(self._on_opened)
-        self._reader.failed.connect(self._on_failed)
-        self._reader.frameCaptured.connect(self._on_frame)
-        self._reader.captureFailed.connect(self.captureFailed)
+        reader = _GigeReader()
+        super().__init__(reader, "GigECamera", parent)
+        self._open.connect(reader.open)
+        self._grab.connect(reader.grab)
+        reader.frameCaptured.connect(self._on_captured)
+        reader.captureFailed.connect(self.captureFailed)
 
     def open(self, camera_id: str, interface: str = "", exposure_us: float = 0.0, gain_db: float = -1.0,
              pixel_format: str = "", trigger: str = "software", frame_rate: float = 0.0) -> None:
-        if not self._thread.isRunning():
-            self._thread.start()
+        self._ensure_thread()
         self._open.emit(dict(camera_id=camera_id, interface=interface, exposure_us=exposure_us, gain_db=gain_db,
                              pixel_format=pixel_format, trigger=trigger, frame_rate=frame_rate))
 
@@ -122,31 +103,6 @@ class GigeSource(QObject):
             return
         self._grab.emit(tag, timeout_s)
 
-    def capture(self) -> np.ndarray | None:
-        return None if self.latest_frame is None else self.latest_frame.copy()
-
-    def close(self) -> None:
-        self.is_open = False
-        if self._thread.isRunning():
-            self._close.emit()
-
-    def stop(self, timeout_ms: int = 5000) -> bool:
-        self.is_open = False
-        if not self._thread.isRunning():
-            return True
-        QMetaObject.invokeMethod(self._reader, "shutdown", Qt.ConnectionType.BlockingQueuedConnection)
-        self._thread.quit()
-        return self._thread.wait(timeout_ms)
-
-    def _on_opened(self, camera_id: str) -> None:
-        self.is_open = True
-        self.opened.emit(camera_id)
-
-    def _on_failed(self, message: str) -> None:
-        self.is_open = False
-        self.failed.emit(message)
-
-    def _on_frame(self, tag: object, frame: np.ndarray, frame_id: int) -> None:
-        self.latest_frame = frame
-        self.frameReady.emit(frame)
+    def _on_captured(self, tag: object, frame: np.ndarray, frame_id: int) -> None:
+        self._on_frame(frame)
         self.frameCaptured.emit(tag, frame, frame_id)

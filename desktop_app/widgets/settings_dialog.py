@@ -58,7 +58,7 @@ class SettingsDialog(QDialog):
         self.published = QLineEdit(settings.published_config)
         self.published.setPlaceholderText("embedded models (or a JSON naming the published AnomalyGPT weights)")
         self.camera = QLineEdit(settings.camera_source)
-        self.camera.setPlaceholderText("0  or  rtsp://host/stream  or  http://host/video")
+        self.camera.setPlaceholderText("0  or  rtsp://host/stream  or  gige:192.168.0.20 (GigE Vision)")
         self.interval = QSpinBox()
         self.interval.setRange(100, 60_000)
         self.interval.setSuffix(" ms")

@@ -138,3 +138,60 @@ def test_list_images_is_sorted_and_skips_other_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in list_images(tmp_path)] == ["a.JPG", "b.png"]
     assert list_images(tmp_path / "missing") == []
+
+
+def test_gige_source_syntax():
+    from desktop_app.capture.camera import parse_gige
+
+    assert parse_gige("gige:127.0.0.1@127.0.0.1") == ("127.0.0.1", "127.0.0.1")
+    assert parse_gige("GigE: Basler-21234567 ") == ("Basler-21234567", "")
+    assert parse_gige(0) is None and parse_gige("rtsp://cam/stream") is None
+
+
+def test_station_camera_can_be_a_gige_camera(qtbot, engine, calibrated_data_dir):
+    """A `gige:` camera source: Aravis's simulated GigE Vision camera (real protocol, 127.0.0.1) is the
+    station's camera for Space and continuous capture, and is let go when the camera stops."""
+    from desktop_app.line.aravis_camera import CameraError, GigECamera, load_aravis
+    from desktop_app.line.local_services import FakeGigECamera, find_program
+    from desktop_app.settings import Settings
+    from tests.app.conftest import make_station
+
+    if find_program("arv-fake-gv-camera-0.8") is None:
+        pytest.skip("arv-fake-gv-camera-0.8 is not installed (Debian: apt-get install aravis-tools)")
+    try:
+        load_aravis()
+    except CameraError as exc:
+        pytest.skip(str(exc))
+    address = "127.0.0.1"
+    with FakeGigECamera():
+        source = f"gige:{address}@{address}"
+        station = make_station(qtbot, engine, Settings(camera_source=source))
+        controller = station.controller
+        try:
+            with qtbot.waitSignal(station.camera.frameReady, timeout=20_000):
+                controller.toggle_camera()
+            assert station.camera.is_open and station.camera.capture().shape == (512, 512, 3)
+            with qtbot.waitSignal(controller.recordShown, timeout=60_000) as shown:
+                controller.capture_or_next()  # Space
+            record = shown.args[0]
+            assert record.source == "camera" and record.image.shape == (512, 512, 3)
+            from tests.app.test_screenshots import save
+
+            save(station, "16_station_gige_camera")
+            controller.toggle_camera()
+            qtbot.waitUntil(lambda: not station.camera.is_open, timeout=5_000)
+            qtbot.wait(300)  # the close runs in the camera thread
+            again = GigECamera(address, address)  # the camera was let go: another client gets it
+            again.close()
+        finally:
+            station.shutdown(save=False)
+
+
+def test_a_gige_camera_that_is_not_there_is_a_message(qtbot):
+    camera = CameraSource()
+    try:
+        with qtbot.waitSignal(camera.failed, timeout=30_000) as blocker:
+            camera.open("gige:")
+        assert "GigE camera" in blocker.args[0] and not camera.is_open
+    finally:
+        assert camera.stop()
