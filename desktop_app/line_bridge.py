@@ -236,9 +236,28 @@ class LineBridge(LineStatusMixin, QObject):
             self._finish_error(request, "the product is not calibrated yet")
 
     def _finish_error(self, request: object, message: str) -> None:
+        """A trigger answered ERROR before any inspection (no frame, refused ids, not calibrated)."""
         if isinstance(request, TriggerRequest):
             part = PartContext(request.part_id, request.serial, request.lot, self.operator_name(), request.cycle)
+            self._record_unjudged(part, message)
             self._fail(request.cycle, part, message)
+
+    def _record_unjudged(self, part: PartContext, message: str) -> None:
+        """The part reached the station but was not judged: a history row too (NO IMAGE when there
+        was no frame or file, else ERROR) with its ids, written in the worker thread like every
+        record. Ids too long for the history are left out of it (the reason says so)."""
+        recorder = getattr(self.client.worker, "recorder", None)
+        product = self.controller.product
+        if recorder is None or not product:
+            return
+        labels = {key: value.strip() for key, value in (("part_id", part.part_id), ("serial", part.serial),
+                                                          ("lot", part.lot)) if value.strip()}
+        if any(len(value) > LABEL_MAX for value in labels.values()):
+            labels = {}
+        no_frame = any(word in message for word in ("frame", "camera", "image"))
+        verdict = "NO IMAGE" if no_frame else "ERROR"
+        self.client.run(lambda _engine: recorder.record_failure(verdict, f"PLC trigger: {message}",
+                                                                product=product, source="plc", **labels))
 
     def _on_product(self, name: str) -> None:
         c = self.controller

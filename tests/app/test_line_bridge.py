@@ -122,6 +122,25 @@ def test_plc_part_id_serial_and_lot_reach_the_history_and_the_review(qtbot, engi
         station.shutdown(save=False)
 
 
+def test_a_trigger_without_a_frame_is_a_history_row_with_its_serial(qtbot, engine, calibrated_data_dir):
+    """No camera frame: the PLC reads ERROR, and the shift's record still shows the part, by serial."""
+    from desktop_app.history import HistoryFilter
+
+    line = LineSettings(opcua_enabled=True, opcua_port=free_port(), trigger_source="camera")
+    station = make_station(qtbot, engine, with_line_settings(Settings(), line), record_history=True)
+    try:
+        qtbot.waitUntil(lambda: station.line.status.opcua_ok, timeout=30_000)
+        (outcome,) = run_plc(qtbot, station.line.server.endpoint, ["X9"], lot="LOT-7")
+        assert outcome.result == "ERROR" and "no camera frame" in outcome.error
+        store = station.history.store
+        qtbot.waitUntil(lambda: store.count(HistoryFilter(serial="SN-X9")) == 1, timeout=10_000)
+        (row,) = store.query(HistoryFilter(serial="SN-X9"))
+        assert (row.verdict, row.part_id, row.lot, row.source) == ("NO IMAGE", "X9", "LOT-7", "plc")
+        assert "no camera frame" in row.error and station.controller.counts.total == 0
+    finally:
+        station.shutdown(save=False)
+
+
 def test_manual_inspections_are_published_too(qtbot, engine, calibrated_data_dir, broker, tmp_path):
     consumer = CollectingConsumer(broker.port, TOPIC).start()
     station = make_station(qtbot, engine, line_settings(broker.port, tmp_path, opcua_enabled=False))
