@@ -15,9 +15,12 @@ class EngineConfig:
     image_size: int = 224
     rotations: tuple[int, ...] = (0, 90, 180, 270)
     max_bank_patches: int = 16384  # per layer; larger banks are subsampled by a greedy coreset
-    # Share of the bank's patch variance whose principal subspace also explains a patch (memory_bank.py);
-    # 0 = nearest neighbour alone.
-    subspace_share: float = 0.0
+    # Share of the patch variance of a one-reference product's bank whose principal subspace also
+    # explains a patch (memory_bank.py; Engine.subspace_share: products with more references use the
+    # nearest neighbour alone); 0 = never. 0.95 measured +1.0 / +1.8 / +1.4 image AUROC on mvtec15 /
+    # bsdata / synthetic at 1 shot (3 seeds) and, with the 1-shot tail rule chosen for it, higher
+    # verdict accuracy (calibration.tail_rule); bsdata's pixel AUROC / AUPRO fell (README, issue 11).
+    subspace_share: float = 0.95
     smoothing_sigma: float = 4.0  # in pixels of the model-input grid
     review_margin: float = 0.08  # half-width of the REVIEW band around 0.5 on the calibrated scale
     calibration_samples: int = 8  # simulated anomalies per reference for calibration

@@ -42,10 +42,16 @@ class PatchBank:
 
     layers: list[torch.Tensor]
     embeddings: torch.Tensor  # K x D, unrotated references only
+    subspace_share: float = 0.0  # > 0: distances are also bounded by the principal subspace (see above)
     _subspaces: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to(self, device: torch.device, dtype: torch.dtype) -> PatchBank:
-        return PatchBank([t.to(device, dtype) for t in self.layers], self.embeddings.to(device, dtype))
+        return PatchBank([t.to(device, dtype) for t in self.layers], self.embeddings.to(device, dtype),
+                         self.subspace_share)
+
+    def with_subspace(self, share: float) -> PatchBank:
+        """The same patches read with another subspace share (shares the tensors, not the cache)."""
+        return self if share == self.subspace_share else PatchBank(self.layers, self.embeddings, share)
 
     def subspace(self, layer: int, share: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean (1 x C) and orthonormal basis (k x C) holding `share` of the layer's patch variance;
@@ -131,11 +137,11 @@ def nearest_similarity(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 4
 
 
 def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank | None, grid: int,
-                        evidence: PoolEvidence | None = None, subspace_share: float = 0.0) -> torch.Tensor:
+                        evidence: PoolEvidence | None = None) -> torch.Tensor:
     """Per-image anomaly maps (B x grid x grid): mean over layers of upsampled 1 - max cos.
 
-    With `subspace_share` > 0 the reference distance is also bounded by the residual to the bank's
-    principal subspace (module docstring). With `evidence`, each patch takes the smaller of its
+    With the bank's `subspace_share` > 0 the reference distance is also bounded by the residual to
+    the bank's principal subspace (module docstring). With `evidence`, each patch takes the smaller of its
     reference distance and its robust distance to the pool of other parts (see evidence.py);
     without a bank, the pool alone scores.
     """
@@ -147,8 +153,8 @@ def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank | None, grid
         if bank is not None:
             bank_layer = bank.layers[index]
             distance = 1.0 - nearest_similarity(queries.to(bank_layer.dtype), bank_layer)
-            if subspace_share > 0:
-                mean, basis = bank.subspace(index, subspace_share)
+            if bank.subspace_share > 0:
+                mean, basis = bank.subspace(index, bank.subspace_share)
                 distance = torch.minimum(distance, subspace_distance(queries, mean, basis))
         if evidence is not None and len(evidence.pool):
             pooled = torch.cat([evidence.distance(queries[i * h * w : (i + 1) * h * w], index, (h, w), i)

@@ -27,6 +27,7 @@ from anomalygpt_engine.evaluation.datasets import discover_categories  # noqa: E
 QUANTILES = (0.5, 0.75, 1.0)
 FACTORS = (1.0, 1.1, 1.2, 1.3, 1.5)
 POSITIONS = (0.2, 0.35, 0.5, 0.65, 10.0)  # 10: effectively never (the margin rule alone)
+HELD_OUT_WEIGHTS = (0.0, 0.5, 0.75, 1.0)  # only matters where both held-out and variant scores exist
 
 
 def collect(engine: Engine, roots: list[Path], shots: int, seeds: int) -> list[dict]:
@@ -38,28 +39,30 @@ def collect(engine: Engine, roots: list[Path], shots: int, seeds: int) -> list[d
                 refs = engine.build_references([load_image(p) for p in category.draw_references(shots, seed)],
                                                product=category.key)
                 raw = [engine.inspect(images[s.path], refs).raw_score for s in category.test_samples]
+                held_out = len(refs.calibration.normal_scores) - (6 if shots == 1 else 0)  # see calibrate_iter
                 rows.append({"set": root.name, "category": category.key, "seed": seed, "shots": shots,
-                             "normal": list(refs.calibration.normal_scores),
+                             "held_out": held_out, "normal": list(refs.calibration.normal_scores),
                              "anomaly": list(refs.calibration.anomaly_scores), "raw": raw,
                              "labels": [s.is_anomalous for s in category.test_samples]})
                 print(f"{category.key} seed {seed}", file=sys.stderr, flush=True)
     return rows
 
 
-def accuracy(rows: list[dict], rule: tuple[float, float, float], margin: float) -> float:
+def accuracy(rows: list[dict], rule: tuple[float, float, float, float], margin: float) -> float:
     """Mean over rows of verdict accuracy, REVIEW (calibrated score >= 0.5 - margin) counting as NG."""
-    quantile, factor, position = rule
+    quantile, factor, position, weight = rule
     values = []
     for row in rows:
-        calibration = fit_boundary(np.array(row["normal"]), np.array(row["anomaly"]), TailRule(quantile, factor),
-                                   position)
+        held_out = row.get("held_out", 1 if row["shots"] == 1 else len(row["normal"]))
+        calibration = fit_boundary(np.array(row["normal"]), np.array(row["anomaly"]),
+                                   TailRule(quantile, factor, weight), position, held_out)
         flagged = np.asarray(calibration.apply(np.array(row["raw"]))) >= 0.5 - margin
         values.append(float((flagged == np.array(row["labels"])).mean()))
     return float(np.mean(values))
 
 
 def study(rows: list[dict], margin: float) -> dict:
-    rules = list(itertools.product(QUANTILES, FACTORS, POSITIONS))
+    rules = list(itertools.product(QUANTILES, FACTORS, POSITIONS, HELD_OUT_WEIGHTS))
     sets = sorted({r["set"] for r in rows})
     table = {str(rule): {s: accuracy([r for r in rows if r["set"] == s], rule, margin) for s in sets}
              for rule in rules}
@@ -98,7 +101,7 @@ def main() -> None:
         print(f"held out {held}: rule {entry['chosen_on_others']} -> accuracy {100 * entry['accuracy_on_held_out']:.1f}"
               f" (best possible {100 * entry['best_possible_on_held_out']:.1f})")
     rule = tail_rule(args.shots)
-    current = str((rule.quantile, rule.factor, defect_position(args.shots)))
+    current = str((rule.quantile, rule.factor, defect_position(args.shots), rule.held_out_weight))
     print("current rule", current, {s: round(100 * v, 1) for s, v in report["table"][current].items()})
     print("best overall", report["best_overall"],
           {s: round(100 * v, 1) for s, v in report["table"][str(tuple(report["best_overall"]))].items()})

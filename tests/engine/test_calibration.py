@@ -41,3 +41,30 @@ def test_needs_normal_evidence():
 def test_dict_round_trip():
     calibration = fit_boundary(np.array([0.1, 0.2]), np.array([0.5]))
     assert Calibration.from_dict(calibration.to_dict()) == calibration
+
+
+def test_one_reference_tail_sits_between_its_jittered_copies_and_its_held_out_view():
+    """Jittered copies of the one reference are too kind, its other rotations too harsh for parts
+    whose pose matters: the 1-shot tail lies between them, nearer the held-out view."""
+    from anomalygpt_engine.calibration import normal_tail, tail_rule
+
+    held_out, variants = 0.40, [0.10, 0.11, 0.12, 0.13, 0.14, 0.15]
+    normal = np.array([held_out, *variants])
+    rule = tail_rule(1)
+    tail = normal_tail(normal, rule, held_out=1)
+    assert np.quantile(variants, rule.quantile) < tail < held_out
+    assert tail > np.sqrt(np.quantile(variants, rule.quantile) * held_out)  # nearer the held-out view
+    assert normal_tail(normal, rule, held_out=0) == np.quantile(normal, rule.quantile)  # no held-out: as before
+    several = tail_rule(4)
+    assert normal_tail(np.array([0.2, 0.3, 0.25, 0.22]), several, held_out=4) == 0.3  # leave-one-out maximum
+
+
+def test_clearly_defective_scores_keep_their_order_instead_of_saturating():
+    calibration = Calibration(boundary=0.2, scale=0.01)
+    raw = np.array([0.5, 1.0, 5.0, 50.0], dtype=np.float32)  # 30 to 4980 logits above the boundary
+    calibrated = calibration.apply(raw)
+    assert np.all(np.diff(calibrated) > 0) and np.all(calibrated < 1.0) and calibrated[0] > 0.9999
+    low = calibration.apply(np.array([-50.0, -5.0, -0.5], dtype=np.float32))
+    assert np.all(np.diff(low) > 0) and np.all(low > 0.0)
+    assert calibration.apply(0.2) == pytest.approx(0.5)
+    assert calibration.apply(0.25) == pytest.approx(1 / (1 + np.exp(-5)))  # unchanged within 8 logits

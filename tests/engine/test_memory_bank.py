@@ -91,7 +91,8 @@ def test_subspace_explains_a_blend_of_bank_patterns_that_no_single_patch_matches
 
     blend = F.normalize(a + b, dim=0)  # 45 degrees: at least 30 degrees from every bank patch
     knn_only = patch_distance_maps([as_map(blend)], bank, grid=1)[0, 0]
-    with_subspace = patch_distance_maps([as_map(blend)], bank, grid=1, subspace_share=0.999)[0, 0]
+    read_with_subspace = bank.with_subspace(0.999)
+    with_subspace = patch_distance_maps([as_map(blend)], read_with_subspace, grid=1)[0, 0]
     assert knn_only > 0.1 and with_subspace < 0.01
-    outside = patch_distance_maps([as_map(foreign)], bank, grid=1, subspace_share=0.999)[0, 0]
+    outside = patch_distance_maps([as_map(foreign)], read_with_subspace, grid=1)[0, 0]
     assert outside > 0.45  # a direction the references never show stays anomalous

@@ -121,8 +121,21 @@ def test_grayscale_and_rgba_inputs_are_accepted(engine, brick_refs, normals):
 
 def test_reference_sets_scored_with_and_without_the_subspace_do_not_mix():
     """A set calibrated on plain nearest-neighbour distances must be rebuilt for subspace scoring."""
-    from anomalygpt_engine import Engine, EngineConfig
-
     plain = Engine(EngineConfig(llm="none", subspace_share=0.0)).fingerprint()
     subspace = Engine(EngineConfig(llm="none", subspace_share=0.95)).fingerprint()
     assert plain != subspace and subspace["subspace_share"] == 0.95 and "subspace_share" not in plain
+
+
+def test_the_subspace_reads_one_reference_products_only_also_after_a_reload(tmp_path):
+    """One reference: the subspace carries it to unseen poses; several: the bank alone (measured)."""
+    engine = Engine(EngineConfig(llm="none", subspace_share=0.95, calibration_samples=2))
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (96, 96, 3), dtype=np.uint8) for _ in range(2)]
+    one = engine.build_references(images[:1], "one")
+    two = engine.build_references(images, "two")
+    assert one.bank.subspace_share == 0.95 and two.bank.subspace_share == 0.0
+    one.save(tmp_path / "one")
+    reloaded = ReferenceSet.load(tmp_path / "one")
+    assert engine._bank_on_device(reloaded).subspace_share == 0.95
+    again, first = engine.inspect(images[0], reloaded), engine.inspect(images[0], one)
+    assert again.raw_score == pytest.approx(first.raw_score, rel=1e-4)

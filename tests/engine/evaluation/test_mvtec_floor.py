@@ -1,7 +1,8 @@
 """Regression floor on the real evaluation data (../shared/data); skipped where it is absent.
 
-The floors sit a little under what the default engine measured (see the foundation issue's note):
-1-shot mvtec15 over seeds 0-1. A drop below them means a change made detection worse.
+The floors sit a little under what the default engine measured: 1-shot mvtec15 over seeds 0-1,
+image AUROC 91.3, accuracy 76.7 (2026-12-02, subspace-bounded distances and the held-out-weighted
+1-shot tail rule, issue 11). A drop below them means a change made detection worse.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_one_shot_mvtec15_stays_above_floor(shared_data):
     assert len(categories) == 15
     report = drain(evaluate(engine, categories, shots=[1], seeds=[0, 1]))
     mean = report["shots"]["1"]["mean"]
-    assert mean["image_auroc"] >= 0.86
+    assert mean["image_auroc"] >= 0.89
     assert mean["pixel_auroc"] >= 0.93
     assert mean["aupro"] >= 0.80
-    assert mean["accuracy"] >= 0.68
+    assert mean["accuracy"] >= 0.74
