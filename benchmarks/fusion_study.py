@@ -69,7 +69,7 @@ class MapMaker:
         n_rot = len(engine.config.rotations or (0,))
         out: dict[str, list[np.ndarray]] = {k: [] for k in SINGLE}
         if n_rot > 1:
-            held = engine._assemble_bank(per_layer, range(1, n_rot), torch.zeros(1, 1), subsample=False)
+            held = engine._assemble_bank(per_layer, range(1, n_rot), torch.zeros(1, 1), 1, subsample=False)
             layers = [engine._as_map(store[0]) for store in per_layer]
             out["fewshot"].append(self.fewshot(layers, held)[0])
             out["decoder"].append(self.decoder(layers)[0])
