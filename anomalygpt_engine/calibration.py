@@ -73,6 +73,7 @@ class Calibration:
     normal_scores: tuple[float, ...] = field(default=(), repr=False)
     anomaly_scores: tuple[float, ...] = field(default=(), repr=False)
     method: str = "reference"
+    held_out: int = 0  # how many of normal_scores came from held-out references (the rest: good variants)
 
     def apply(self, raw: np.ndarray | float) -> np.ndarray | float:
         """Raw distance(s) to the calibrated 0..1 scale; works on scalars and maps alike.
@@ -93,6 +94,7 @@ class Calibration:
             "normal_scores": list(self.normal_scores),
             "anomaly_scores": list(self.anomaly_scores),
             "method": self.method,
+            "held_out": self.held_out,
         }
 
     @classmethod
@@ -103,6 +105,7 @@ class Calibration:
             normal_scores=tuple(data.get("normal_scores", ())),
             anomaly_scores=tuple(data.get("anomaly_scores", ())),
             method=str(data.get("method", "reference")),
+            held_out=int(data.get("held_out", 0)),
         )
 
 
@@ -141,4 +144,5 @@ def fit_boundary(
         normal_scores=tuple(float(v) for v in normal),
         anomaly_scores=tuple(float(v) for v in anomaly),
         method=method,
+        held_out=held_out,
     )

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from anomalygpt_engine.calibration import Calibration, TailRule, fit_boundary
+from anomalygpt_engine.calibration import TailRule, fit_boundary
 from anomalygpt_engine.errors import EngineError
 from anomalygpt_engine.evidence import PatchPool
 from anomalygpt_engine.imageio import ensure_rgb_uint8
@@ -120,5 +120,4 @@ def _calibrate_on_lot(engine, images, raws, pool: PatchPool, done: int, total: i
         done += 1
         yield Progress(done, total, f"Calibrating the lot on simulated defects {step + 1}/{LOT_SIMULATIONS}")
     calibration = fit_boundary(normal, np.array(anomaly), TailRule(quantile=1.0, factor=1.1))
-    return Calibration(calibration.boundary, calibration.scale, calibration.normal_scores,
-                       calibration.anomaly_scores, method="lot")
+    return replace(calibration, method="lot")

@@ -191,7 +191,12 @@ class Engine:
         return ReferenceSet(product, images, bank, calibration, self.fingerprint(), description)
 
     def _calibration_steps(self, n_refs: int) -> int:
-        return (6 if n_refs == 1 else 0) + self._simulation_count(n_refs)
+        return self.good_variant_count(n_refs) + self._simulation_count(n_refs)
+
+    @staticmethod
+    def good_variant_count(n_refs: int) -> int:
+        """Jittered copies stand in for other good parts only when there is no other reference."""
+        return 6 if n_refs == 1 else 0
 
     def _encode_references(self, images: list[np.ndarray], total: int, offset: int = 0):
         """Per-layer patch lists of every reference at every rotation, and the unrotated embeddings."""
@@ -216,8 +221,7 @@ class Engine:
         n_rot = len(self.config.rotations or (0,))
         normal = self._held_out_scores(per_layer, len(images), n_rot, evidence)
         held_out = len(normal)
-        # Jittered copies stand in for other good parts only when there is no other reference.
-        n_jitter = 6 if len(images) == 1 else 0
+        n_jitter = self.good_variant_count(len(images))
         n_sim = self._simulation_count(len(images))
         rng = np.random.default_rng(self.config.seed)
         for index in range(n_jitter):
@@ -386,14 +390,15 @@ class Engine:
         regions = find_regions(full_map, scale=1.0 / factor) if score >= 0.5 else ()
         from anomalygpt_engine.product_match import assess  # not this product at all? (wrong part, empty fixture)
         match = None if zero_shot else assess(self, refs, embedding, full_map)
-        if match is not None and match.wrong_part:
+        wrong_part = match is not None and match.wrong_part
+        if wrong_part:
             regions = ()  # the whole part is foreign: no defect at a place
         nearest = None
         if refs is not None and refs.bank.embeddings.shape[-1] == embedding.shape[-1]:
             similarity = F.cosine_similarity(refs.bank.embeddings.float(), embedding.float().unsqueeze(0), dim=1)
             nearest = int(similarity.argmax())
         return InspectionResult(
-            verdict=Verdict.NG if match is not None and match.wrong_part else self.verdict_for(score),
+            verdict=Verdict.NG if wrong_part else self.verdict_for(score),
             score=score,
             anomaly_map=full_map.astype(np.float32),
             regions=regions,
@@ -404,7 +409,7 @@ class Engine:
             raw_score=float(raw.max()),
             nearest_reference=nearest,
             global_embedding=embedding.float().cpu().numpy(),
-            wrong_part=bool(match is not None and match.wrong_part),
+            wrong_part=bool(wrong_part),
             product_similarity=None if match is None else match.similarity,
         )
 

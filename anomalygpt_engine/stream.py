@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,7 @@ class StreamEvidence:
             return reference
         typical = float(np.median(self.scores))
         scale = max((self.boundary - typical) / math.log((1 - NORMAL_LEVEL) / NORMAL_LEVEL), 1e-4)
-        return Calibration(self.boundary, scale, reference.normal_scores, reference.anomaly_scores, method="stream")
+        return replace(reference, boundary=self.boundary, scale=scale, method="stream")
 
     def observe(self, layers: list[torch.Tensor], result: InspectionResult, part_id: str = "") -> None:
         """Learn from one judged part: only parts judged OK teach, and only while not frozen."""

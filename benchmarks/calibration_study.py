@@ -39,9 +39,8 @@ def collect(engine: Engine, roots: list[Path], shots: int, seeds: int) -> list[d
                 refs = engine.build_references([load_image(p) for p in category.draw_references(shots, seed)],
                                                product=category.key)
                 raw = [engine.inspect(images[s.path], refs).raw_score for s in category.test_samples]
-                held_out = len(refs.calibration.normal_scores) - (6 if shots == 1 else 0)  # see calibrate_iter
                 rows.append({"set": root.name, "category": category.key, "seed": seed, "shots": shots,
-                             "held_out": held_out, "normal": list(refs.calibration.normal_scores),
+                             "held_out": refs.calibration.held_out, "normal": list(refs.calibration.normal_scores),
                              "anomaly": list(refs.calibration.anomaly_scores), "raw": raw,
                              "labels": [s.is_anomalous for s in category.test_samples]})
                 print(f"{category.key} seed {seed}", file=sys.stderr, flush=True)
@@ -89,10 +88,8 @@ def main() -> None:
     if args.rows and args.rows.is_file():
         rows = json.loads(args.rows.read_text())
     else:
-        config = EngineConfig(num_threads=args.threads)
-        if args.config:
-            config = config.with_changes(**EngineConfig.from_dict(json.loads(args.config.read_text())).to_dict()
-                                         | {"num_threads": args.threads})
+        fields = json.loads(args.config.read_text()) if args.config else {}
+        config = EngineConfig.from_dict({**fields, "num_threads": args.threads})
         rows = collect(Engine(config), args.data, args.shots, args.seeds)
         if args.rows:
             args.rows.write_text(json.dumps(rows))
@@ -100,8 +97,9 @@ def main() -> None:
     for held, entry in report["lodo"].items():
         print(f"held out {held}: rule {entry['chosen_on_others']} -> accuracy {100 * entry['accuracy_on_held_out']:.1f}"
               f" (best possible {100 * entry['best_possible_on_held_out']:.1f})")
-    rule = tail_rule(args.shots)
-    current = str((rule.quantile, rule.factor, defect_position(args.shots), rule.held_out_weight))
+    shots = rows[0]["shots"]  # reused rows say how many references they were collected with
+    rule = tail_rule(shots)
+    current = str((rule.quantile, rule.factor, defect_position(shots), rule.held_out_weight))
     print("current rule", current, {s: round(100 * v, 1) for s, v in report["table"][current].items()})
     print("best overall", report["best_overall"],
           {s: round(100 * v, 1) for s, v in report["table"][str(tuple(report["best_overall"]))].items()})

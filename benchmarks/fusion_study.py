@@ -36,7 +36,7 @@ from anomalygpt_engine.memory_bank import patch_distance_maps  # noqa: E402
 from anomalygpt_engine.synthesis import jitter  # noqa: E402
 
 SINGLE = ("fewshot", "decoder", "lot")
-N_JITTER = 6  # as calibrate_iter with one reference
+N_JITTER = Engine.good_variant_count(1)  # as calibrate_iter with one reference
 DECODER_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7)  # share of the decoder in a fewshot+decoder fusion, chosen cross-set
 
 

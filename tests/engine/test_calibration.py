@@ -68,3 +68,11 @@ def test_clearly_defective_scores_keep_their_order_instead_of_saturating():
     assert np.all(np.diff(low) > 0) and np.all(low > 0.0)
     assert calibration.apply(0.2) == pytest.approx(0.5)
     assert calibration.apply(0.25) == pytest.approx(1 / (1 + np.exp(-5)))  # unchanged within 8 logits
+
+
+def test_calibration_keeps_how_many_normal_scores_were_held_out_references():
+    """Studies of the boundary rule re-fit from the stored evidence: they need to tell the kinds apart."""
+    calibration = fit_boundary(np.array([0.4, 0.1, 0.12]), np.array([0.6]), held_out=1)
+    assert calibration.held_out == 1
+    assert Calibration.from_dict(calibration.to_dict()) == calibration
+    assert Calibration.from_dict({"boundary": 0.3, "scale": 0.1}).held_out == 0  # sets saved before it
