@@ -92,6 +92,13 @@ def part_labels(part: PartLabels | None) -> dict[str, str | None]:
     return {key: (getattr(part, key, "") or None) for key in ("part_id", "serial", "lot")}
 
 
+def history_source(source: str, path: Path | None) -> str:
+    """Where a history row says the part came from: its file, else the source; an explicit
+    re-inspection is marked as such."""
+    where = str(path or source)
+    return f"re-inspection: {where}" if source == "re-inspection" else where
+
+
 def trace_for(engine: Engine, refs: ReferenceSet) -> Trace:
     """What judged a part with these references: engine models with hashes, the set's fingerprint."""
     from anomalygpt_engine import __version__
@@ -223,9 +230,7 @@ class EngineWorker(QObject):
         hears of it, so the history list that refreshes on the message already holds its row."""
         problem = None
         if self.recorder is not None:
-            where = str(path or source)
-            if source == "re-inspection":
-                where = f"re-inspection: {where}"
+            where = history_source(source, path)
             reason = message
             if path is not None and message.startswith(f"{path}: "):
                 reason = message[len(f"{path}: "):]  # the file is in `source` already
@@ -251,10 +256,7 @@ class EngineWorker(QObject):
     def _deliver(self, request: int, result: InspectionResult, image: np.ndarray, refs: ReferenceSet,
                  source: str, path: Path | None, part: PartLabels | None = None) -> None:
         """Record a result, keep it for the chat, and hand it to the GUI."""
-        where = str(path or source)
-        if source == "re-inspection":  # an explicit re-inspection is marked as such in the history
-            where = f"re-inspection: {where}"
-        key, problem = self._record(result, image, where, refs, part)
+        key, problem = self._record(result, image, history_source(source, path), refs, part)
         record = InspectionRecord(next_id(), image, result, refs.product, source, path, history_key=key)
         self._results[record.id] = (result, refs, image)
         if key is not None:
