@@ -10,6 +10,9 @@ import pytest
 
 from desktop_app.capture import CameraSource, HotFolderWatcher, list_images
 from desktop_app.paths import demo_samples_dir
+from tests.line import conftest as line_services
+
+fake_camera = line_services.fake_camera  # the same fixture as tests/line (skips where Aravis is missing)
 
 
 def write_video(path, frames: int = 12, size=(160, 120)) -> None:
@@ -148,43 +151,35 @@ def test_gige_source_syntax():
     assert parse_gige(0) is None and parse_gige("rtsp://cam/stream") is None
 
 
-def test_station_camera_can_be_a_gige_camera(qtbot, engine, calibrated_data_dir):
+def test_station_camera_can_be_a_gige_camera(qtbot, engine, calibrated_data_dir, fake_camera):
     """A `gige:` camera source: Aravis's simulated GigE Vision camera (real protocol, 127.0.0.1) is the
     station's camera for Space and continuous capture, and is let go when the camera stops."""
-    from desktop_app.line.aravis_camera import CameraError, GigECamera, load_aravis
-    from desktop_app.line.local_services import FakeGigECamera, find_program
+    from desktop_app.line.aravis_camera import GigECamera
     from desktop_app.settings import Settings
     from tests.app.conftest import make_station
 
-    if find_program("arv-fake-gv-camera-0.8") is None:
-        pytest.skip("arv-fake-gv-camera-0.8 is not installed (Debian: apt-get install aravis-tools)")
-    try:
-        load_aravis()
-    except CameraError as exc:
-        pytest.skip(str(exc))
     address = "127.0.0.1"
-    with FakeGigECamera():
-        source = f"gige:{address}@{address}"
-        station = make_station(qtbot, engine, Settings(camera_source=source))
-        controller = station.controller
-        try:
-            with qtbot.waitSignal(station.camera.frameReady, timeout=20_000):
-                controller.toggle_camera()
-            assert station.camera.is_open and station.camera.capture().shape == (512, 512, 3)
-            with qtbot.waitSignal(controller.recordShown, timeout=60_000) as shown:
-                controller.capture_or_next()  # Space
-            record = shown.args[0]
-            assert record.source == "camera" and record.image.shape == (512, 512, 3)
-            from tests.app.test_screenshots import save
-
-            save(station, "16_station_gige_camera")
+    source = f"gige:{address}@{address}"
+    station = make_station(qtbot, engine, Settings(camera_source=source))
+    controller = station.controller
+    try:
+        with qtbot.waitSignal(station.camera.frameReady, timeout=20_000):
             controller.toggle_camera()
-            qtbot.waitUntil(lambda: not station.camera.is_open, timeout=5_000)
-            qtbot.wait(300)  # the close runs in the camera thread
-            again = GigECamera(address, address)  # the camera was let go: another client gets it
-            again.close()
-        finally:
-            station.shutdown(save=False)
+        assert station.camera.is_open and station.camera.capture().shape == (512, 512, 3)
+        with qtbot.waitSignal(controller.recordShown, timeout=60_000) as shown:
+            controller.capture_or_next()  # Space
+        record = shown.args[0]
+        assert record.source == "camera" and record.image.shape == (512, 512, 3)
+        from tests.app.test_screenshots import save
+
+        save(station, "16_station_gige_camera")
+        controller.toggle_camera()
+        qtbot.waitUntil(lambda: not station.camera.is_open, timeout=5_000)
+        qtbot.wait(300)  # the close runs in the camera thread
+        again = GigECamera(address, address)  # the camera was let go: another client gets it
+        again.close()
+    finally:
+        station.shutdown(save=False)
 
 
 def test_a_gige_camera_that_is_not_there_is_a_message(qtbot):
