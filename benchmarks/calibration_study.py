@@ -8,6 +8,11 @@ rule chosen on all other sets is scored on the one left out.
 
     python benchmarks/calibration_study.py --data ../shared/data/mvtec15 ../shared/data/bsdata OUT/synthetic \\
         --shots 1 --seeds 3 --json benchmarks/results/calibration_study.json
+
+Rows saved with `--rows FILE` at several shot counts can be studied together (one rule for several
+references; a data set is held out with all its shot counts):
+
+    python benchmarks/calibration_study.py --data ... --rows rows_4.json rows_10.json
 """
 from __future__ import annotations
 
@@ -60,19 +65,31 @@ def accuracy(rows: list[dict], rule: tuple[float, float, float, float], margin: 
     return float(np.mean(values))
 
 
+def _group(row: dict, several_shots: bool) -> str:
+    """A row's group: its data set, or data set @ shots when rows of several shot counts are studied."""
+    return f"{row['set']}@{row['shots']}" if several_shots else row["set"]
+
+
 def study(rows: list[dict], margin: float) -> dict:
+    """Accuracy of every rule per group, and leave-one-dataset-out: a data set is held out with all its
+    shot counts, the rule chosen on the mean over the other groups."""
+    several = len({r["shots"] for r in rows}) > 1
+    if several:  # one rule for several references: the 1-shot rule is another family member
+        rows = [r for r in rows if r["shots"] > 1]
     rules = list(itertools.product(QUANTILES, FACTORS, POSITIONS, HELD_OUT_WEIGHTS))
-    sets = sorted({r["set"] for r in rows})
-    table = {str(rule): {s: accuracy([r for r in rows if r["set"] == s], rule, margin) for s in sets}
+    groups = sorted({_group(r, several) for r in rows})
+    table = {str(rule): {g: accuracy([r for r in rows if _group(r, several) == g], rule, margin) for g in groups}
              for rule in rules}
     lodo = {}
-    for held in sets:
-        others = [s for s in sets if s != held]
-        best = max(rules, key=lambda rule, others=others: np.mean([table[str(rule)][s] for s in others]))
-        lodo[held] = {"chosen_on_others": list(best), "accuracy_on_held_out": table[str(best)][held],
-                      "best_possible_on_held_out": max(table[str(r)][held] for r in rules)}
-    overall = max(rules, key=lambda r: np.mean([table[str(r)][s] for s in sets]))
-    return {"sets": sets, "lodo": lodo, "best_overall": list(overall), "table": table}
+    for held in sorted({r["set"] for r in rows}):
+        mine = [g for g in groups if g.split("@")[0] == held]
+        others = [g for g in groups if g not in mine]
+        best = max(rules, key=lambda rule, others=others: np.mean([table[str(rule)][g] for g in others]))
+        for group in mine:
+            lodo[group] = {"chosen_on_others": list(best), "accuracy_on_held_out": table[str(best)][group],
+                           "best_possible_on_held_out": max(table[str(r)][group] for r in rules)}
+    overall = max(rules, key=lambda r: np.mean([table[str(r)][g] for g in groups]))
+    return {"sets": groups, "lodo": lodo, "best_overall": list(overall), "table": table}
 
 
 def main() -> None:
@@ -81,23 +98,24 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rows", type=Path, help="reuse rows saved by an earlier run")
+    parser.add_argument("--rows", type=Path, nargs="+",
+                        help="reuse rows saved by earlier runs (several files: several shot counts, one rule)")
     parser.add_argument("--config", type=Path, help="JSON file of EngineConfig fields to study under")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    if args.rows and args.rows.is_file():
-        rows = json.loads(args.rows.read_text())
+    if args.rows and all(path.is_file() for path in args.rows):
+        rows = [row for path in args.rows for row in json.loads(path.read_text())]
     else:
         fields = json.loads(args.config.read_text()) if args.config else {}
         config = EngineConfig.from_dict({**fields, "num_threads": args.threads})
         rows = collect(Engine(config), args.data, args.shots, args.seeds)
         if args.rows:
-            args.rows.write_text(json.dumps(rows))
+            args.rows[0].write_text(json.dumps(rows))
     report = study(rows, EngineConfig().review_margin)
     for held, entry in report["lodo"].items():
         print(f"held out {held}: rule {entry['chosen_on_others']} -> accuracy {100 * entry['accuracy_on_held_out']:.1f}"
               f" (best possible {100 * entry['best_possible_on_held_out']:.1f})")
-    shots = rows[0]["shots"]  # reused rows say how many references they were collected with
+    shots = max(row["shots"] for row in rows)  # reused rows say how many references they were collected with
     rule = tail_rule(shots)
     current = str((rule.quantile, rule.factor, defect_position(shots), rule.held_out_weight))
     print("current rule", current, {s: round(100 * v, 1) for s, v in report["table"][current].items()})
