@@ -77,12 +77,14 @@ def study(rows: list[dict], margin: float) -> dict:
     if several:  # one rule for several references: the 1-shot rule is another family member
         rows = [r for r in rows if r["shots"] > 1]
     rules = list(itertools.product(QUANTILES, FACTORS, POSITIONS, HELD_OUT_WEIGHTS))
-    groups = sorted({_group(r, several) for r in rows})
-    table = {str(rule): {g: accuracy([r for r in rows if _group(r, several) == g], rule, margin) for g in groups}
-             for rule in rules}
+    by_group: dict[str, list[dict]] = {}
+    for row in rows:  # partitioned once, not per rule
+        by_group.setdefault(_group(row, several), []).append(row)
+    groups = sorted(by_group)
+    table = {str(rule): {g: accuracy(by_group[g], rule, margin) for g in groups} for rule in rules}
     lodo = {}
     for held in sorted({r["set"] for r in rows}):
-        mine = [g for g in groups if g.split("@")[0] == held]
+        mine = [g for g in groups if by_group[g][0]["set"] == held]
         others = [g for g in groups if g not in mine]
         best = max(rules, key=lambda rule, others=others: np.mean([table[str(rule)][g] for g in others]))
         for group in mine:
