@@ -143,6 +143,7 @@ class GigECamera:
             except GLib.Error as exc:
                 raise CameraError(f"camera {camera_id!r} could not be opened: {exc.message}") from exc
         self.stream = None
+        self._in_use = threading.RLock()  # a close from another thread waits for a grab to end
         self.trigger = "free"
         self.frames = 0
         self.incomplete = 0  # frames dropped for lost packets (replaced where the trigger allows)
@@ -218,21 +219,31 @@ class GigECamera:
         A frame that arrives incomplete (UDP packets lost on a busy link or host) is replaced by a
         new one within the timeout, except with a hardware trigger: that exposure was the part's one.
         """
+        with self._in_use:
+            if self.camera is None:
+                raise CameraError(f"camera {self.camera_id}: closed")
+            frame, frame_id = self._grab_frame(timeout_s)
+        self.frames += 1
+        return frame, frame_id
+
+    def _grab_frame(self, timeout_s: float) -> tuple[np.ndarray, int]:
+        """`grab` under the camera's lock: the stream cannot be closed while a buffer is out."""
         self.start()
         if self.trigger in ("software", "free"):
             self.drain()  # a frame already waiting was taken before this part was in place
+        stream = self.stream
         deadline = time.monotonic() + timeout_s
         while True:
             if self.trigger == "software":
                 self.camera.software_trigger()
             remaining = deadline - time.monotonic()
-            buffer = self.stream.timeout_pop_buffer(max(1, int(remaining * 1e6))) if remaining > 0 else None
+            buffer = stream.timeout_pop_buffer(max(1, int(remaining * 1e6))) if remaining > 0 else None
             if buffer is None:
                 raise CameraError(f"camera {self.camera_id}: no frame within {timeout_s:.1f} s")
             status = buffer.get_status()
             if status == self._aravis.BufferStatus.SUCCESS:
                 break
-            self.stream.push_buffer(buffer)
+            stream.push_buffer(buffer)
             self.incomplete += 1
             if self.trigger not in ("software", "free") or time.monotonic() >= deadline:
                 raise CameraError(f"camera {self.camera_id}: incomplete frame ({status.value_nick})")
@@ -241,12 +252,15 @@ class GigECamera:
                            buffer.get_image_pixel_format())
             frame_id = int(buffer.get_frame_id())
         finally:
-            self.stream.push_buffer(buffer)
-        self.frames += 1
+            stream.push_buffer(buffer)
         return frame, frame_id
 
     def close(self) -> None:
         """Stop streaming and give up control at once, so another client may take the camera."""
+        with self._in_use:
+            self._close()
+
+    def _close(self) -> None:
         if self.camera is None:
             return
         if self.stream is not None:

@@ -65,6 +65,36 @@ def test_hardware_trigger_waits_for_the_line(camera):
         camera.grab(timeout_s=0.5)  # nothing pulses Line0 on the fake camera: no frame, no stale one
 
 
+def test_a_close_from_another_thread_waits_for_the_grab(camera):
+    """Closing while a grab holds a buffer ends that grab cleanly; later grabs say the camera is closed."""
+    import threading
+
+    camera.configure(trigger="free", frame_rate=10, pixel_format="Mono8")
+    camera.grab(timeout_s=3.0)
+    errors: list[BaseException] = []
+    frames: list[int] = []
+
+    def grab_until_closed() -> None:
+        while True:
+            try:
+                frames.append(camera.grab(timeout_s=3.0)[1])
+            except CameraError as exc:
+                assert "closed" in str(exc)
+                return
+            except BaseException as exc:  # an AttributeError here was the race
+                errors.append(exc)
+                return
+
+    grabber = threading.Thread(target=grab_until_closed)
+    grabber.start()
+    threading.Event().wait(0.35)  # a few frames in, a grab is waiting for its buffer
+    camera.close()
+    grabber.join(timeout=10)
+    assert not grabber.is_alive() and not errors and frames
+    with pytest.raises(CameraError, match="closed"):
+        camera.grab(timeout_s=0.5)
+
+
 def test_pixel_conversions_without_a_camera():
     mono = np.arange(12, dtype=np.uint8).reshape(3, 4)
     assert (to_rgb(mono.tobytes(), 4, 3, MONO8)[:, :, 1] == mono).all()
