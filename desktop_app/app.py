@@ -232,7 +232,7 @@ class Station(QObject):
         if self.hot_folder.is_watching:  # restart on the new folder only when asked to
             self.window.controls.hot_button.setChecked(False)
         if engine_changed:
-            self.window.show_message("Device and model changes apply at the next start")
+            self.window.show_message("Device, detail and model changes apply at the next start")
 
     def _on_load_failed(self, message: str) -> None:
         self._close_progress()

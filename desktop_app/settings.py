@@ -25,6 +25,9 @@ class Settings:
     """What an inspector or integrator may change; nothing here is a decision threshold."""
 
     device: str = "auto"
+    # Engine preset (anomalygpt_engine.config.PRESETS): "default", or "accurate" for finer heat maps
+    # at about twice the inspection time (README, "Verdicts"). Applies at the next start.
+    engine_preset: str = "default"
     backbone_path: str = ""  # local Hugging Face vision model folder; empty = embedded EfficientNet-Lite0
     llm_path: str = ""  # local LLM folder or GGUF; empty = the packaged default
     # JSON naming the published AnomalyGPT weights (README: "The published AnomalyGPT model"), as for
@@ -60,7 +63,8 @@ class Settings:
 
     def engine_overrides(self) -> dict[str, Any]:
         """EngineConfig fields these settings change (the GUI never builds configs itself)."""
-        overrides: dict[str, Any] = {"device": self.device if self.device in DEVICES else "auto"}
+        overrides: dict[str, Any] = preset_overrides(self.engine_preset)
+        overrides["device"] = self.device if self.device in DEVICES else "auto"
         if self.backbone_path:
             overrides.update(backbone="hf-vision", backbone_path=self.backbone_path)
         if self.llm_path:
@@ -70,6 +74,20 @@ class Settings:
         # Leave one core to the GUI thread so the window stays fluid while the engine works.
         overrides["num_threads"] = max(1, (os.cpu_count() or 2) - 1)
         return overrides
+
+
+ENGINE_PRESETS = ("default", "accurate")
+
+
+def preset_overrides(name: str) -> dict[str, Any]:
+    """The EngineConfig fields in which preset `name` differs from the default; an unknown name
+    (a settings file from another version) gives none, never a failed start."""
+    if name not in ENGINE_PRESETS or name == "default":
+        return {}
+    from anomalygpt_engine.config import EngineConfig, preset
+
+    chosen, default = asdict(preset(name)), asdict(EngineConfig())
+    return {key: value for key, value in chosen.items() if value != default[key]}
 
 
 PUBLISHED_FIELDS = ("model", "imagebind_path", "vicuna_path", "pandagpt_delta_path", "anomalygpt_path",

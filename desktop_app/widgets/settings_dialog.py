@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.settings import DEVICES, Settings
+from desktop_app.settings import DEVICES, ENGINE_PRESETS, Settings
 
 
 def _with_browse(edit: QLineEdit, pick_dir: bool, parent: QWidget) -> QWidget:
@@ -40,17 +40,26 @@ def _with_browse(edit: QLineEdit, pick_dir: bool, parent: QWidget) -> QWidget:
     return box
 
 
+PRESET_LABELS = {"default": "Standard", "accurate": "Fine (sharper outlines, slower)"}
+
+
 class SettingsDialog(QDialog):
     """Engine changes (device, models) take effect at the next start; the rest immediately."""
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(820)
         self._settings = settings
         self.device = QComboBox()
         self.device.addItems(list(DEVICES))
         self.device.setCurrentText(settings.device)
+        self.preset = QComboBox()
+        for name in ENGINE_PRESETS:
+            self.preset.addItem(PRESET_LABELS[name], name)
+        self.preset.setCurrentIndex(max(0, self.preset.findData(settings.engine_preset)))
+        self.preset.setToolTip("Fine heat maps: the embedded encoder at 320 px instead of 224 px. Sharper "
+                               "defect outlines, about twice the time per part; products recalibrate.")
         self.backbone = QLineEdit(settings.backbone_path)
         self.backbone.setPlaceholderText("embedded EfficientNet-Lite0")
         self.llm = QLineEdit(settings.llm_path)
@@ -73,10 +82,11 @@ class SettingsDialog(QDialog):
                                         "an engineer can freeze or reset it in the reference sets.")
         form = QFormLayout(self)
         form.addRow("Compute device", self.device)
+        form.addRow("Heat map detail", self.preset)
         form.addRow("Vision model folder", _with_browse(self.backbone, True, self))
         form.addRow("Language model", _with_browse(self.llm, False, self))
         form.addRow("AnomalyGPT weights (non-commercial)", _with_browse(self.published, False, self))
-        form.addRow(QLabel("<i>Device and model changes apply at the next start.</i>"))
+        form.addRow(QLabel("<i>Device, detail and model changes apply at the next start.</i>"))
         form.addRow("Camera (index or URL)", self.camera)
         form.addRow("Continuous interval", self.interval)
         form.addRow("Hot folder", _with_browse(self.hot_folder, True, self))
@@ -92,6 +102,7 @@ class SettingsDialog(QDialog):
     def result_settings(self) -> Settings:
         return self._settings.with_changes(
             device=self.device.currentText(),
+            engine_preset=self.preset.currentData(),
             backbone_path=self.backbone.text().strip(),
             llm_path=self.llm.text().strip(),
             published_config=self.published.text().strip(),

@@ -22,7 +22,7 @@ def test_unknown_keys_are_rejected():
 
 def test_presets():
     assert preset("default") == EngineConfig()
-    assert preset("accurate").backbone == "efficientnet-lite2"
+    assert preset("accurate").backbone == "efficientnet-lite0" and preset("accurate").image_size == 320
     with pytest.raises(KeyError, match="choose from"):
         preset("turbo")
 
