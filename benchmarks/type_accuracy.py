@@ -25,14 +25,14 @@ DATA = ROOT.parent / "shared" / "data"
 SETS = {"mvtec15": DATA / "mvtec15", "bsdata": DATA / "bsdata"}
 
 
-def collect(shots: int, seed: int, threads: int) -> dict[str, np.ndarray]:
+def collect(shots: int, seed: int, threads: int, preset_name: str = "default") -> dict[str, np.ndarray]:
     """Inspect every defective test image; the flagged ones' largest-region features and truths."""
-    from anomalygpt_engine import Engine, EngineConfig, load_image
+    from anomalygpt_engine import Engine, load_image, preset
     from anomalygpt_engine.evaluation.datasets import discover_categories
     from anomalygpt_engine.expert.attributes import measure_regions
     from anomalygpt_engine.expert.taxonomy import taxonomy_for
 
-    engine = Engine(EngineConfig(llm="none", num_threads=threads))
+    engine = Engine(preset(preset_name).with_changes(llm="none", num_threads=threads))
     rows: dict[str, list] = {"features": [], "truth": [], "set": [], "category": [], "folder": [], "path": []}
     defective = 0
     started = time.perf_counter()
@@ -100,16 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shots", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--preset", default="default", help="engine preset whose maps outline the regions")
     parser.add_argument("--refresh", action="store_true", help="inspect again even if the cache exists")
     args = parser.parse_args(argv)
     missing = [str(p) for p in SETS.values() if not p.is_dir()]
     if missing:
         print(f"skipped: no evaluation data at {', '.join(missing)}")
         return 0
-    cache_path = ROOT / "benchmarks" / "results" / f"type_features_{args.shots}shot_seed{args.seed}.npz"
+    suffix = "" if args.preset == "default" else f"_{args.preset}"
+    cache_path = ROOT / "benchmarks" / "results" / f"type_features_{args.shots}shot_seed{args.seed}{suffix}.npz"
     if args.refresh or not cache_path.is_file():
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache_path, **collect(args.shots, args.seed, args.threads))
+        np.savez(cache_path, **collect(args.shots, args.seed, args.threads, args.preset))
     cache = dict(np.load(cache_path))
     print(json.dumps(score(cache, args.weights), indent=1))
     return 0

@@ -25,6 +25,28 @@ def packaged_weights_path(model_name: str) -> Path:
     return Path(getattr(module, class_name).get_model_file_path())
 
 
+def fold_batch_norms(net: torch.nn.Module) -> None:
+    """Fold each inference-mode BatchNorm into the convolution before it (same outputs to float
+    rounding): the encoder is frozen, and a separate normalisation pass per layer costs CPU time."""
+    pairs = [(net, "_conv_stem", "_bn0"), (net, "_conv_head", "_bn1")]
+    for block in net._blocks:
+        if hasattr(block, "_expand_conv"):
+            pairs.append((block, "_expand_conv", "_bn0"))
+        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    with torch.no_grad():
+        for owner, conv_name, bn_name in pairs:
+            conv, bn = getattr(owner, conv_name), getattr(owner, bn_name)
+            if not isinstance(bn, torch.nn.BatchNorm2d):
+                continue  # folded already
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            bias = bn.bias - bn.running_mean * scale
+            if conv.bias is not None:
+                bias = bias + conv.bias * scale
+            conv.weight.mul_(scale.view(-1, 1, 1, 1))
+            conv.bias = torch.nn.Parameter(bias)
+            setattr(owner, bn_name, torch.nn.Identity())
+
+
 class EfficientNetLiteEncoder(Encoder):
     """Features from intermediate MBConv blocks (captured by forward hooks), pooled head as embedding."""
 
@@ -40,6 +62,7 @@ class EfficientNetLiteEncoder(Encoder):
         self.net = EfficientNet.from_name(model_name)
         self._load(weights or packaged_weights_path(model_name))
         self.net.eval()
+        fold_batch_norms(self.net)
         n_blocks = len(self.net._blocks)
         bad = [i for i in layers if not 0 <= i < n_blocks]
         if bad:
