@@ -41,6 +41,13 @@ class DecoderSpec:
     hypercolumn: bool = False  # finer layers also see the deepest layer's features, upsampled
     extra: dict = field(default_factory=dict)  # training provenance; not used for computation
 
+    def fits(self, config) -> bool:
+        """Usable on this engine's encoder: same backbone and layers. The input size need not match:
+        the decoder reads each patch's features (and, with `mutual_fraction`, a fraction of the
+        image's own patches), so it runs on the finer grid of a larger input too; the accurate preset
+        fuses it at 320 px (README, "Verdicts")."""
+        return (self.backbone, self.layers) == (config.backbone, tuple(config.layers))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -196,11 +203,10 @@ def load_decoder_for(config, device: torch.device) -> tuple[AnomalyDecoder, Cali
     """Load the configured decoder and check it was trained on the engine's encoder features."""
     decoder, calibration = load_decoder(config.decoder_weights)
     spec = decoder.spec
-    wanted = (config.backbone, tuple(config.layers), config.image_size)
-    if (spec.backbone, spec.layers, spec.image_size) != wanted:
+    if not spec.fits(config):
         raise ModelLoadError(
-            f"decoder was trained for {spec.backbone} layers {list(spec.layers)} at {spec.image_size} px, "
-            f"the engine runs {config.backbone} layers {list(config.layers)} at {config.image_size} px: "
+            f"decoder was trained for {spec.backbone} layers {list(spec.layers)}, "
+            f"the engine runs {config.backbone} layers {list(config.layers)}: "
             "train one with `anomalygpt train-decoder` and set decoder_weights"
         )
     if calibration is None:
@@ -215,4 +221,4 @@ def decoder_available(config) -> bool:
         spec = DecoderSpec.from_dict(json.loads(read_metadata(path)["spec"]))
     except Exception:  # missing, unreadable or foreign file: inspect without the decoder
         return False
-    return (spec.backbone, spec.layers, spec.image_size) == (config.backbone, tuple(config.layers), config.image_size)
+    return spec.fits(config)

@@ -26,7 +26,7 @@ class Settings:
 
     device: str = "auto"
     # Engine preset (anomalygpt_engine.config.PRESETS): "default", or "accurate" for finer heat maps
-    # at about 1.6x the inspection time (README, "Verdicts"). Applies at the next start.
+    # at about 1.75x the inspection time (README, "Verdicts"). Applies at the next start.
     engine_preset: str = "default"
     backbone_path: str = ""  # local Hugging Face vision model folder; empty = embedded EfficientNet-Lite0
     llm_path: str = ""  # local LLM folder or GGUF; empty = the packaged default

@@ -15,6 +15,9 @@ def test_presets_become_engine_fields():
     assert engine_config(Settings()).image_size == 224
     fine = engine_config(Settings(engine_preset="accurate", device="cpu"))
     assert fine.image_size == 320 and fine.backbone == "efficientnet-lite0" and fine.device == "cpu"
+    from anomalygpt_engine import Engine
+
+    assert Engine(fine).mode == "fused", "the shipped decoder is fused at 320 px too"
 
 
 def test_fine_detail_chosen_in_the_dialog_applies_at_the_next_start(qtbot, station, engine, data_dir):

@@ -86,6 +86,24 @@ def test_checkpoint_round_trip_with_calibration(tmp_path):
         load_decoder(tmp_path / "missing.safetensors")
 
 
+def test_a_decoder_loads_for_its_layers_at_any_input_size(tmp_path):
+    from anomalygpt_engine import EngineConfig
+    from anomalygpt_engine.decoder import decoder_available, load_decoder_for
+
+    decoder = AnomalyDecoder(DecoderSpec(in_channels=(8, 16), dim=12, layers=(1, 2), image_size=224))
+    path = save_decoder(tmp_path / "d.safetensors", decoder, Calibration(boundary=0.4, scale=0.05))
+    larger = EngineConfig(device="cpu", layers=(1, 2), image_size=320, decoder_weights=str(path))
+    loaded, _ = load_decoder_for(larger, torch.device("cpu"))
+    finer = [torch.randn(1, 8, 40, 40), torch.randn(1, 16, 10, 10)]  # the grids of a 320 px input
+    with torch.no_grad():
+        assert loaded(finer, 320).shape == (1, 320, 320)
+    assert decoder_available(larger)
+    other_layers = EngineConfig(device="cpu", layers=(1, 3), decoder_weights=str(path))
+    assert not decoder_available(other_layers)
+    with pytest.raises(ModelLoadError, match="layers"):
+        load_decoder_for(other_layers, torch.device("cpu"))
+
+
 def _drain(generator):
     items = []
     return items, drain(generator, items.append)
@@ -151,6 +169,7 @@ def test_auto_mode_fuses_only_where_the_decoder_fits_the_encoder(tmp_path):
 
     assert Engine(EngineConfig(device="cpu")).mode == "fused", "the shipped decoder fits the default encoder"
     assert Engine(EngineConfig(device="cpu", layers=(4, 10))).mode == "fewshot"
+    assert Engine(EngineConfig(device="cpu", image_size=320)).mode == "fused", "it reads patches: any input size"
     assert Engine(EngineConfig(device="cpu", decoder_weights=str(tmp_path / "none.safetensors"))).mode == "fewshot"
     assert Engine(EngineConfig(device="cpu", mode="fewshot")).mode == "fewshot"
     fused = Engine(EngineConfig(device="cpu")).fingerprint()
