@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from anomalygpt_engine import Engine, EngineConfig, load_image  # noqa: E402
+from anomalygpt_engine import Engine, load_image, preset  # noqa: E402
 from anomalygpt_engine.evaluation.datasets import Category, discover_categories  # noqa: E402
 from anomalygpt_engine.evaluation.metrics import aupro, auroc  # noqa: E402
 from anomalygpt_engine.evaluation.runner import METRIC_SIDE  # noqa: E402
@@ -55,7 +55,7 @@ class MapMaker:
         self.size = engine.config.image_size
 
     def fewshot(self, layers, bank, evidence=None) -> np.ndarray:
-        maps = patch_distance_maps(layers, bank, self.size, evidence, self.engine.config.subspace_share)
+        maps = patch_distance_maps(layers, bank, self.size, evidence)  # the bank carries its subspace share
         return self.engine._smooth(maps)
 
     def decoder(self, layers) -> np.ndarray:
@@ -157,9 +157,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--categories", nargs="*", help="only these category names")
     parser.add_argument("--json", type=Path, help="write per-category figures and the summary here")
+    parser.add_argument("--preset", default="default", help="engine preset whose maps are taken apart")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    engine = Engine(EngineConfig(num_threads=args.threads, device="cpu"))
+    engine = Engine(preset(args.preset).with_changes(num_threads=args.threads, device="cpu"))
     maker = MapMaker(engine)
     print(f"engine mode {engine.mode}, fusion_weight {engine.config.fusion_weight}", file=sys.stderr)
     per_category: list[dict] = []
