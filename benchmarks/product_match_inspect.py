@@ -8,7 +8,7 @@ it; prints per category and writes benchmarks/results/product_match_inspect.json
 """
 import json, numpy as np, sys
 from pathlib import Path
-sys.path.insert(0, '/work/main/benchmarks')
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # product_match_study sits beside it
 from product_match_study import categories
 from anomalygpt_engine import Engine, EngineConfig, load_image
 from anomalygpt_engine import product_match as pm
