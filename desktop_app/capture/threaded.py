@@ -43,7 +43,6 @@ class ThreadedSource(QObject):
     opened = Signal(str)
     failed = Signal(str)
     frameReady = Signal(object)  # RGB uint8: the newest frame, for the preview
-    _close = Signal()
 
     def __init__(self, reader: SourceReader, thread_name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -53,7 +52,6 @@ class ThreadedSource(QObject):
         self._thread = register_thread(QThread())
         self._thread.setObjectName(thread_name)
         reader.moveToThread(self._thread)
-        self._close.connect(reader.close)
         reader.opened.connect(self._on_opened)
         reader.failed.connect(self._on_failed)
 
@@ -62,9 +60,12 @@ class ThreadedSource(QObject):
             self._thread.start()
 
     def close(self) -> None:
+        """Queue the reader's close into its own thread. Invoked by name, not through a signal: PySide
+        ran the signal's slot in the GUI thread, releasing a capture while the reader thread was
+        inside its read (OpenCV then deadlocked: seen in CI)."""
         self.is_open = False
         if self._thread.isRunning():
-            self._close.emit()
+            QMetaObject.invokeMethod(self._reader, "close", Qt.ConnectionType.QueuedConnection)
 
     def capture(self) -> np.ndarray | None:
         """A copy of the newest frame (None before the first one)."""

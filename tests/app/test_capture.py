@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import cv2
 import numpy as np
@@ -46,6 +47,38 @@ def test_camera_delivers_rgb_frames_from_a_video_then_ends(qtbot, video):
         captured = camera.capture()
         assert captured is not None and captured is not camera.latest_frame
         assert not camera.is_open
+    finally:
+        assert camera.stop()
+
+
+class _RecordingCapture:
+    """Wraps an OpenCV capture and records which thread releases it."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.released_in = inner, []
+
+    def read(self):
+        return self.inner.read()
+
+    def release(self) -> None:
+        self.released_in.append(threading.current_thread())
+        self.inner.release()
+
+
+def test_closing_the_camera_releases_it_in_the_reader_thread(qtbot, tmp_path):
+    """A release from the GUI thread while the reader thread sits in read() deadlocked OpenCV (CI)."""
+    path = tmp_path / "long.avi"
+    write_video(path, frames=300)
+    camera = CameraSource(interval_ms=5)
+    try:
+        with qtbot.waitSignal(camera.frameReady, timeout=10_000):
+            camera.open(str(path))
+        recording = _RecordingCapture(camera._reader._capture)
+        camera._reader._capture = recording
+        camera.close()
+        assert not camera.is_open
+        qtbot.waitUntil(lambda: bool(recording.released_in), timeout=5_000)
+        assert recording.released_in[0] is not threading.main_thread()
     finally:
         assert camera.stop()
 
