@@ -136,6 +136,17 @@ def nearest_similarity(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 4
     return best
 
 
+def reference_distance(queries: torch.Tensor, bank: PatchBank, index: int) -> torch.Tensor:
+    """Each query patch's distance to the bank's layer `index`: 1 - max cos, bounded by the residual
+    to the bank's principal subspace where its `subspace_share` > 0."""
+    bank_layer = bank.layers[index]
+    distance = 1.0 - nearest_similarity(queries.to(bank_layer.dtype), bank_layer)
+    if bank.subspace_share > 0:
+        mean, basis = bank.subspace(index, bank.subspace_share)
+        distance = torch.minimum(distance, subspace_distance(queries, mean, basis))
+    return distance
+
+
 def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank | None, grid: int,
                         evidence: PoolEvidence | None = None) -> torch.Tensor:
     """Per-image anomaly maps (B x grid x grid): mean over layers of upsampled 1 - max cos.
@@ -149,13 +160,7 @@ def patch_distance_maps(layers: list[torch.Tensor], bank: PatchBank | None, grid
     for index, feature_map in enumerate(layers):
         b, _, h, w = feature_map.shape
         queries = flatten_patches(feature_map)
-        distance = None
-        if bank is not None:
-            bank_layer = bank.layers[index]
-            distance = 1.0 - nearest_similarity(queries.to(bank_layer.dtype), bank_layer)
-            if bank.subspace_share > 0:
-                mean, basis = bank.subspace(index, bank.subspace_share)
-                distance = torch.minimum(distance, subspace_distance(queries, mean, basis))
+        distance = reference_distance(queries, bank, index) if bank is not None else None
         if evidence is not None and len(evidence.pool):
             pooled = torch.cat([evidence.distance(queries[i * h * w : (i + 1) * h * w], index, (h, w), i)
                                 for i in range(b)])

@@ -24,7 +24,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -37,7 +36,10 @@ from anomalygpt_engine import Engine, EngineConfig, load_image  # noqa: E402
 from anomalygpt_engine.evaluation.datasets import Category, discover_categories  # noqa: E402
 from anomalygpt_engine.evaluation.metrics import auroc  # noqa: E402
 from anomalygpt_engine.memory_bank import (  # noqa: E402
-    PatchBank, flatten_patches, nearest_similarity, rotate_images, subspace_distance,
+    PatchBank,
+    flatten_patches,
+    reference_distance,
+    rotate_images,
 )
 
 STAGES = (4, 7, 10, 14)  # encoder blocks scored separately; the variants combine them
@@ -51,12 +53,7 @@ def layer_distances(layers: list[torch.Tensor], bank: PatchBank) -> list[torch.T
     out = []
     for index, feature_map in enumerate(layers):
         b, _, h, w = feature_map.shape
-        queries = flatten_patches(feature_map)
-        distance = 1.0 - nearest_similarity(queries.to(bank.layers[index].dtype), bank.layers[index])
-        if bank.subspace_share > 0:
-            mean, basis = bank.subspace(index, bank.subspace_share)
-            distance = torch.minimum(distance, subspace_distance(queries, mean, basis))
-        out.append(distance.view(b, h, w))
+        out.append(reference_distance(flatten_patches(feature_map), bank, index).view(b, h, w))
     return out
 
 

@@ -8,8 +8,6 @@ change made detection worse.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from anomalygpt_engine import Engine, EngineConfig
@@ -34,7 +32,7 @@ def test_one_shot_mvtec15_stays_above_floor(shared_data):
 
 
 def test_accurate_preset_ranks_and_outlines_mvtec15_better_than_the_default_floor(shared_data):
-    engine = Engine(replace(preset("accurate"), device="cpu"))
+    engine = Engine(preset("accurate").with_changes(device="cpu"))
     assert engine.mode == "fused"
     report = drain(evaluate(engine, discover_categories(shared_data / "mvtec15"), shots=[1], seeds=[0, 1]))
     mean = report["shots"]["1"]["mean"]
