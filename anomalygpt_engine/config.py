@@ -12,7 +12,11 @@ class EngineConfig:
     backbone: str = "efficientnet-lite0"
     backbone_path: str | None = None  # local folder for "hf-vision"
     layers: tuple[int, ...] = (4, 14)
-    image_size: int = 224
+    # 320 px (with the decoder fused at 0.0375, below) ranks parts better than 224 on mvtec15 and the
+    # synthetic set, outlines defects better on all three study sets, and escapes fewer defects on
+    # average over 1 and 4 shots, at about 1.75x the time per part (README, "Verdicts"); the "quick"
+    # preset keeps 224 px for slow stations. Zero-shot inspection runs at the decoder's own training size.
+    image_size: int = 320
     rotations: tuple[int, ...] = (0, 90, 180, 270)
     max_bank_patches: int = 16384  # per layer; larger banks are subsampled by a greedy coreset
     # Share of the patch variance of a one-reference product's bank whose principal subspace also
@@ -36,15 +40,22 @@ class EngineConfig:
     # (seeds 0-1) against 88.8 / 94.9 for the bank alone; on par on bsdata (resources/decoder/MODEL_CARD.md).
     mode: str = "auto"
     decoder_weights: str | None = None  # decoder safetensors; None = resources/decoder/decoder.safetensors
-    fusion_weight: float = 0.05
+    # At 320 px 0.025-0.0375 is where all three study sets are flat (benchmarks/scoring_study.py); 224 px: 0.05.
+    fusion_weight: float = 0.0375
     # Lot and stream evidence (issue 11): a patch is also normal when the closest `evidence_share` of
     # the other parts (of the lot, or of the stream's recent good parts) hold a match for it within
     # `evidence_radius` x the side of its own position (0: anywhere); see evidence.py.
     evidence_share: float = 0.5
     evidence_radius: float = 0.0
+    # With references, a lot's parts score each other too (a lot without references always does): at
+    # 1 shot and 320 px it changed neither ranking nor verdicts on mvtec15 and bsdata (README) and cost
+    # about 5x the time, so lots with references judge against the references and learn the boundary
+    # from the lot's own scores (calibration.lot_boundary).
+    lot_pool: bool = False
     # Stream: the pool holds the last `stream_capacity` parts judged OK and scores once it has
     # `stream_min_pool`; the boundary learns from `stream_min_scores` good parts' scores
     # (median + stream_spread robust sigmas), kept within stream_bounds x the reference boundary.
+    stream_pool: bool = True  # recent good parts also score as patch evidence (False: they teach the boundary only)
     stream_capacity: int = 32
     stream_min_pool: int = 4
     stream_min_scores: int = 12
@@ -99,11 +110,13 @@ class EngineConfig:
 
 PRESETS: dict[str, EngineConfig] = {
     "default": EngineConfig(),
+    # The default before 320 px became it (README, "Verdicts"): about half the time per part, coarser
+    # heat maps and lower image AUROC on two of three study sets; for stations whose PC is too slow.
+    "quick": EngineConfig(image_size=224, fusion_weight=0.05),
     "fast": EngineConfig(layers=(4, 10), rotations=(0,), image_size=224),
-    # The default encoder at 320 px with the shipped decoder fused at a lighter weight (README,
-    # "Verdicts"): finer heat maps on all three study sets and higher 1-shot image AUROC on mvtec15 and
-    # the synthetic set, at about 1.75x the inspection time. Lite2 at 320 px judged worse.
-    "accurate": EngineConfig(image_size=320, fusion_weight=0.0375),
+    # The name the 320 px configuration had while it was a preset; kept so that saved settings and
+    # scripts that ask for it keep working. Identical to the default.
+    "accurate": EngineConfig(),
 }
 
 

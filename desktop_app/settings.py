@@ -25,8 +25,9 @@ class Settings:
     """What an inspector or integrator may change; nothing here is a decision threshold."""
 
     device: str = "auto"
-    # Engine preset (anomalygpt_engine.config.PRESETS): "default", or "accurate" for finer heat maps
-    # at about 1.75x the inspection time (README, "Verdicts"). Applies at the next start.
+    # Engine preset (anomalygpt_engine.config.PRESETS): "default" (320 px), or "quick" (224 px: coarser
+    # heat maps, about half the inspection time; README, "Verdicts"). Applies at the next start. A
+    # saved "accurate" (the 320 px preset before it became the default) reads as the default.
     engine_preset: str = "default"
     backbone_path: str = ""  # local Hugging Face vision model folder; empty = embedded EfficientNet-Lite0
     llm_path: str = ""  # local LLM folder or GGUF; empty = the packaged default
@@ -76,7 +77,7 @@ class Settings:
         return overrides
 
 
-ENGINE_PRESETS = ("default", "accurate")
+ENGINE_PRESETS = ("default", "quick")
 
 
 def preset_overrides(name: str) -> dict[str, Any]:

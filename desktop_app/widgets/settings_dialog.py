@@ -40,7 +40,7 @@ def _with_browse(edit: QLineEdit, pick_dir: bool, parent: QWidget) -> QWidget:
     return box
 
 
-PRESET_LABELS = {"default": "Standard", "accurate": "Fine (sharper outlines, slower)"}
+PRESET_LABELS = {"default": "Fine (default)", "quick": "Quick (coarser outlines, about half the time)"}
 
 
 class SettingsDialog(QDialog):
@@ -58,9 +58,9 @@ class SettingsDialog(QDialog):
         for name in ENGINE_PRESETS:
             self.preset.addItem(PRESET_LABELS[name], name)
         self.preset.setCurrentIndex(max(0, self.preset.findData(settings.engine_preset)))
-        self.preset.setToolTip("Fine heat maps: the embedded encoder at 320 px instead of 224 px. Sharper "
-                               "defect outlines and, on most products tested, better ranking of parts; about 1.75x "
-                               "the time per part; products recalibrate.")
+        self.preset.setToolTip("Quick: the embedded encoder at 224 px instead of 320 px, for a slow station PC. "
+                               "About half the time per part, coarser defect outlines and, on most products "
+                               "tested, poorer ranking of parts; products recalibrate.")
         self.backbone = QLineEdit(settings.backbone_path)
         self.backbone.setPlaceholderText("embedded EfficientNet-Lite0")
         self.llm = QLineEdit(settings.llm_path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anomalygpt_engine.calibration import NORMAL_LEVEL, Calibration, fit_boundary
+from anomalygpt_engine.calibration import LOT_BOUNDS, NORMAL_LEVEL, Calibration, TailRule, fit_boundary, lot_boundary
 
 
 def test_boundary_lies_between_normal_tail_and_defects():
@@ -76,3 +76,34 @@ def test_calibration_keeps_how_many_normal_scores_were_held_out_references():
     assert calibration.held_out == 1
     assert Calibration.from_dict(calibration.to_dict()) == calibration
     assert Calibration.from_dict({"boundary": 0.3, "scale": 0.1}).held_out == 0  # sets saved before it
+
+
+def _reference(boundary: float = 1.0) -> Calibration:
+    return fit_boundary(np.array([boundary / 1.2]), np.array([]), TailRule(quantile=1.0, factor=1.2))
+
+
+def test_lot_boundary_follows_the_good_half_of_the_lot():
+    """Half good (tight around 1.0), half defective (far above): the boundary sits just above the good
+    parts, and defective parts land above it, good ones below."""
+    reference = _reference(1.1)
+    good = [0.98, 1.0, 1.01, 1.02, 0.99, 1.0]
+    bad = [1.4, 1.5, 1.35, 1.6, 1.45, 1.38]
+    lot = lot_boundary(good + bad, reference)
+    assert max(good) < lot.boundary < min(bad)
+    assert lot.method.endswith("+lot")
+    assert all(lot.apply(g) < 0.5 for g in good) and all(lot.apply(b) > 0.5 for b in bad)
+
+
+def test_lot_boundary_stays_within_its_bounds_of_the_reference():
+    """A lot whose parts all score far above (or below) the reference cannot carry the boundary beyond
+    LOT_BOUNDS x the reference boundary."""
+    reference = _reference(1.0)
+    high = lot_boundary([5.0, 5.1, 5.2, 5.3, 5.4], reference)
+    low = lot_boundary([0.1, 0.1, 0.1, 0.1], reference)
+    assert high.boundary == pytest.approx(LOT_BOUNDS[1] * reference.boundary)
+    assert low.boundary == pytest.approx(LOT_BOUNDS[0] * reference.boundary)
+
+
+def test_lot_boundary_needs_a_few_parts():
+    reference = _reference(1.0)
+    assert lot_boundary([0.5, 2.0], reference) is reference

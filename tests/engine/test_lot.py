@@ -34,7 +34,26 @@ def test_repeated_defect_is_found_in_every_part_with_references(engine, brick_re
     scores = np.array([r.score for r in results])
     assert scores[labels].min() > scores[~np.array(labels)].max()
     assert all(r.verdict.is_defective for r, bad in zip(results, labels) if bad)
+    assert not any(r.verdict.is_defective for r, bad in zip(results, labels) if not bad), \
+        "the boundary learned from the lot's good half keeps its good parts OK"
     assert all(r.mode == "lot" and r.product == "brick" for r in results)
+
+
+def test_with_the_pool_on_the_parts_score_each_other_and_still_find_the_repeated_defect(
+        engine, brick_refs, lot_with_repeated_defect):
+    """lot_pool: each part is also scored against the other parts (a defect in three of ten parts is not
+    explained away by its twins) and the boundary recalibrated under that evidence."""
+    from anomalygpt_engine import Engine
+
+    pooled = Engine(engine.config.with_changes(lot_pool=True))
+    pooled._encoder = engine.encoder  # same weights: no second load
+    images, labels = lot_with_repeated_defect
+    results = _lot_results(pooled, images, brick_refs)
+    plain = _lot_results(engine, images, brick_refs)
+    scores = np.array([r.score for r in results])
+    assert scores[labels].min() > scores[~np.array(labels)].max()
+    assert all(r.verdict.is_defective for r, bad in zip(results, labels) if bad)
+    assert any(abs(a.score - b.score) > 1e-4 for a, b in zip(results, plain)), "the pool changed the scores"
 
 
 def test_zero_shot_lot_finds_the_repeated_defect(engine, lot_with_repeated_defect):

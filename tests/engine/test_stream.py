@@ -76,3 +76,17 @@ def test_engine_stream_learns_and_still_catches_defects(engine, brick_refs):
     assert all(r.verdict.is_defective for r in bad)
     assert len(stream.pool) == pooled
     assert sum(r.verdict is Verdict.OK for r in goods) >= 10
+
+
+def test_without_the_pool_good_parts_teach_the_boundary_from_the_first_part():
+    """stream_pool off: no patch pool is kept (nothing to score against), yet every part judged OK
+    teaches the boundary, which moves once stream_min_scores parts have been seen."""
+    config = CONFIG.with_changes(stream_pool=False, stream_min_scores=4, stream_bounds=(0.7, 1.3))
+    stream = StreamEvidence(Calibration(boundary=1.0, scale=0.1), config)
+    for raw in [0.9, 0.95, 0.9, 0.92]:
+        stream.observe(_layers(), _result(raw, Verdict.OK))
+        assert not stream.pool_ready and len(stream.pool) == 0
+    assert len(stream.scores) == 4 and stream.boundary is not None
+    assert 0.92 < stream.boundary < 1.0
+    stream.observe(_layers(), _result(5.0, Verdict.NG))
+    assert len(stream.scores) == 4, "NG parts never teach"
