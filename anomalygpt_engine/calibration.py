@@ -143,7 +143,7 @@ def fit_boundary(
     else:
         boundary, method = margin_boundary, "reference-margin"
     # The typical normal score maps to NORMAL_LEVEL on the calibrated scale.
-    scale = max((boundary - normal_typical) / math.log((1 - NORMAL_LEVEL) / NORMAL_LEVEL), 1e-4)
+    scale = logit_scale(boundary, normal_typical)
     return Calibration(
         boundary=boundary,
         scale=scale,
@@ -154,24 +154,36 @@ def fit_boundary(
     )
 
 
+def good_spread_boundary(good: Sequence[float], reference_boundary: float, spread: float,
+                         bounds: tuple[float, float]) -> tuple[float, float, float]:
+    """(boundary, median, robust sigma) from scores of parts taken as good: `spread` robust sigmas
+    (1.4826 x MAD) above their median, kept within `bounds` x the reference boundary. The one rule
+    behind both unlabeled sources of evidence: a lot's good half and the stream's parts judged OK."""
+    values = np.asarray(good, dtype=np.float64)
+    median = float(np.median(values))
+    sigma = 1.4826 * float(np.median(np.abs(values - median)))
+    low, high = bounds[0] * reference_boundary, bounds[1] * reference_boundary
+    return min(max(median + spread * sigma, low), high), median, sigma
+
+
 def lot_boundary(scores: Sequence[float], reference: Calibration, spread: float = LOT_SPREAD,
                  bounds: tuple[float, float] = LOT_BOUNDS) -> Calibration:
     """The reference calibration moved to the good parts' spread as the lot itself shows it.
 
     One reference says little about how much good parts vary; a lot of parts says it directly, on the
     assumption (the same as a lot without references) that at most half of the lot is defective: the
-    lower half of the lot's scores are good parts, and the boundary sits `spread` robust sigmas
-    (1.4826 x MAD) above their median. It stays within `bounds` x the reference boundary, so a lot that
-    breaks the assumption cannot move it far. Chosen by leave-one-dataset-out over mvtec15, bsdata and a
-    synthetic set, lots simulated at 0-50% defective (README, "Verdicts")."""
+    lower half of the lot's scores are good parts (see good_spread_boundary), and the boundary stays
+    within `bounds` x the reference boundary, so a lot that breaks the assumption cannot move it far.
+    Chosen by leave-one-dataset-out over mvtec15, bsdata and a synthetic set, lots simulated at 0-50%
+    defective (README, "Verdicts")."""
     values = np.sort(np.asarray(scores, dtype=np.float64))
     if values.size < 3:
         return reference
     lower = values[: max(2, math.ceil(values.size / 2))]
-    median = float(np.median(lower))
-    sigma = 1.4826 * float(np.median(np.abs(lower - median)))
-    low, high = bounds[0] * reference.boundary, bounds[1] * reference.boundary
-    boundary = min(max(median + spread * sigma, low), high)
-    typical = min(median, boundary - 1e-6)
-    scale = max((boundary - typical) / math.log((1 - NORMAL_LEVEL) / NORMAL_LEVEL), 1e-4)
-    return replace(reference, boundary=boundary, scale=scale, method=f"{reference.method}+lot")
+    boundary, median, _ = good_spread_boundary(lower, reference.boundary, spread, bounds)
+    return replace(reference, boundary=boundary, scale=logit_scale(boundary, median), method=f"{reference.method}+lot")
+
+
+def logit_scale(boundary: float, typical: float) -> float:
+    """Raw units per logit such that `typical` (a typical good part) maps to NORMAL_LEVEL."""
+    return max((boundary - min(typical, boundary - 1e-6)) / math.log((1 - NORMAL_LEVEL) / NORMAL_LEVEL), 1e-4)

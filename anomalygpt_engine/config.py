@@ -52,15 +52,18 @@ class EngineConfig:
     # about 5x the time, so lots with references judge against the references and learn the boundary
     # from the lot's own scores (calibration.lot_boundary).
     lot_pool: bool = False
-    # Stream: the pool holds the last `stream_capacity` parts judged OK and scores once it has
-    # `stream_min_pool`; the boundary learns from `stream_min_scores` good parts' scores
-    # (median + stream_spread robust sigmas), kept within stream_bounds x the reference boundary.
-    stream_pool: bool = True  # recent good parts also score as patch evidence (False: they teach the boundary only)
+    # Stream: the boundary learns from the scores of the last parts judged OK once it has
+    # `stream_min_scores` of them: median + stream_spread robust sigmas, kept within stream_bounds x the
+    # reference boundary (the lot's rule, calibration.good_spread_boundary). With `stream_pool` the last
+    # `stream_capacity` parts judged OK also score the next part as patch evidence once there are
+    # `stream_min_pool`; at 320 px and 1 shot that raised bsdata's escapes (60.0% against 35.0% without)
+    # at 5x the time per part, so it is off (README, "Verdicts").
+    stream_pool: bool = False
     stream_capacity: int = 32
     stream_min_pool: int = 4
-    stream_min_scores: int = 12
-    stream_spread: float = 4.0
-    stream_bounds: tuple[float, float] = (0.8, 1.1)
+    stream_min_scores: int = 4
+    stream_spread: float = 3.0
+    stream_bounds: tuple[float, float] = (0.7, 1.3)
     # Dialogue (issue 4): "smollm2" = the packaged GGUF model, "none" = template answers only,
     # "hf" = a transformers causal LM in the local folder `llm_path` (a path alone in `llm` works too).
     llm: str = "smollm2"

@@ -1,17 +1,16 @@
-"""Stream evidence: a product's recent good parts as evidence, and a boundary that learns from them.
+"""Stream evidence: a product's recent good parts teach the boundary (and, optionally, score parts).
 
-At the line, parts come one at a time. The last `stream_capacity` parts judged OK form a pool that
-scores the next part (evidence.py), and the raw scores of good parts scored that way teach the
-boundary the spread of good parts: median + `stream_spread` robust sigmas (1.4826 x MAD), which a
-truncated sample (only OK parts are kept) barely biases. A quality system's guards: parts judged
-NG or REVIEW never teach; the boundary stays within `stream_bounds` x the reference boundary; every
-move is recorded (old, new, why, when, how many parts); an engineer can freeze or reset it; and
-`save` / `load` keep it across restarts.
+At the line, parts come one at a time. The raw scores of the parts judged OK teach the boundary the
+spread of good parts: median + `stream_spread` robust sigmas (1.4826 x MAD), which a truncated sample
+(only OK parts are kept) barely biases; the lot uses the same rule on its good half. With
+`stream_pool`, the last `stream_capacity` parts judged OK also form a pool that scores the next part
+(evidence.py). A quality system's guards: parts judged NG or REVIEW never teach; the boundary stays
+within `stream_bounds` x the reference boundary; every move is recorded (old, new, why, when, how
+many parts); an engineer can freeze or reset it; and `save` / `load` keep it across restarts.
 """
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, replace
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from anomalygpt_engine.calibration import NORMAL_LEVEL, Calibration
+from anomalygpt_engine.calibration import Calibration, good_spread_boundary, logit_scale
 from anomalygpt_engine.config import EngineConfig
 from anomalygpt_engine.errors import ReferenceSetError
 from anomalygpt_engine.evidence import PatchPool
@@ -72,8 +71,7 @@ class StreamEvidence:
             self.reset(reference, reason="the reference set was recalibrated")
         if self.boundary is None:
             return reference
-        typical = float(np.median(self.scores))
-        scale = max((self.boundary - typical) / math.log((1 - NORMAL_LEVEL) / NORMAL_LEVEL), 1e-4)
+        scale = logit_scale(self.boundary, float(np.median(self.scores)))
         return replace(reference, boundary=self.boundary, scale=scale, method="stream")
 
     def observe(self, layers: list[torch.Tensor], result: InspectionResult, part_id: str = "") -> None:
@@ -91,15 +89,12 @@ class StreamEvidence:
     def _relearn(self) -> None:
         if len(self.scores) < self.config.stream_min_scores:
             return
-        values = np.asarray(self.scores, dtype=np.float64)
-        median = float(np.median(values))
-        sigma = 1.4826 * float(np.median(np.abs(values - median)))
-        low, high = self.bounds
-        learned = min(max(median + self.config.stream_spread * sigma, low), high)
+        learned, median, sigma = good_spread_boundary(self.scores, self.reference.boundary,
+                                                      self.config.stream_spread, self.config.stream_bounds)
         old = self.reference.boundary if self.boundary is None else self.boundary
         if abs(learned - old) > MIN_MOVE * self.reference.boundary:
-            clamp = " (held at the guard's bound)" if learned in (low, high) else ""
-            self._record(old, learned, f"learned from {len(values)} good parts: median {median:.4f}, "
+            clamp = " (held at the guard's bound)" if learned in self.bounds else ""
+            self._record(old, learned, f"learned from {len(self.scores)} good parts: median {median:.4f}, "
                                        f"robust sigma {sigma:.4f}{clamp}")
             self.boundary = learned
 

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("--save-refs", type=Path, help="save the built reference set to this folder")
     parser.add_argument("--heatmaps", type=Path, help="write heatmap overlays (PNG) into this folder")
     parser.add_argument("--json", type=Path, help="write one JSON object per image (JSON lines)")
+    parser.add_argument("--lot", action="store_true",
+                        help="the images are one lot of the product: the boundary also learns from the lot's "
+                             "own scores (README, \"Verdicts\"; at most half of a lot may be defective)")
     add_engine_options(parser)
     parser.set_defaults(func=run)
 
@@ -77,13 +80,12 @@ def run(args: argparse.Namespace) -> int:
         refs.save(args.save_refs)
     sink = args.json.open("w") if args.json else None
     failures = 0
-    for path in expand(args.images):
-        try:
-            result = engine.inspect(load_image(path), refs)
-        except (ImageLoadError, EngineError) as exc:
+    for path, outcome in _outcomes(engine, expand(args.images), refs, args.lot):
+        if isinstance(outcome, Exception):
             failures += 1
-            print(f"{path}: ERROR {exc}", file=sys.stderr)
+            print(f"{path}: ERROR {outcome}", file=sys.stderr)
             continue
+        result = outcome
         where = ", ".join(r.location for r in result.regions) or "-"
         print(f"{path}\t{result.verdict.value}\t{result.score:.3f}\t{where}")
         if sink:
@@ -94,3 +96,32 @@ def run(args: argparse.Namespace) -> int:
     if sink:
         sink.close()
     return 1 if failures else 0
+
+
+def _outcomes(engine: Engine, paths: list[Path], refs: ReferenceSet, lot: bool):
+    """(path, InspectionResult or the error that stopped it), in order: one at a time, or the readable
+    images as one lot (an unreadable image is reported and left out of the lot)."""
+    if not lot:
+        for path in paths:
+            try:
+                yield path, engine.inspect(load_image(path), refs)
+            except (ImageLoadError, EngineError) as exc:
+                yield path, exc
+        return
+    from anomalygpt_engine.lot import LotResult
+
+    readable: list[tuple[Path, np.ndarray]] = []
+    for path in paths:
+        try:
+            readable.append((path, load_image(path)))
+        except ImageLoadError as exc:
+            yield path, exc
+    try:
+        items = [item for item in engine.inspect_lot([image for _, image in readable], refs)
+                 if isinstance(item, LotResult)]
+    except EngineError as exc:
+        for path, _ in readable:
+            yield path, exc
+        return
+    for item in items:
+        yield readable[item.index][0], item.result

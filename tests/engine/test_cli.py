@@ -86,6 +86,29 @@ def test_inspect_reports_unreadable_files_and_continues(mvtec_layout, tmp_path, 
     assert "broken.png: ERROR" in captured.err and "000.png" in captured.out
 
 
+def test_inspect_a_folder_as_one_lot(mvtec_layout, tmp_path, capsys):
+    """--lot: the good and stained parts of the category form one lot; every readable part gets its
+    line in order, stains flagged and good parts OK, and an unreadable file is reported, not fatal."""
+    category = mvtec_layout / "brick"
+    lot = tmp_path / "lot"
+    lot.mkdir()
+    for folder in ("good", "stain"):
+        for path in sorted((category / "test" / folder).glob("*.png")):
+            (lot / f"{folder}_{path.name}").write_bytes(path.read_bytes())
+    (lot / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    report = tmp_path / "lot.jsonl"
+    code = main(["inspect", str(lot), "--refs", str(category / "train" / "good"), "--lot", "--json", str(report),
+                 "--image-size", "128"])
+    captured = capsys.readouterr()
+    assert code == 1 and "zz_broken.png: ERROR" in captured.err
+    records = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [r["image"].rsplit("/", 1)[-1] for r in records] == sorted(p.name for p in lot.glob("*_0*.png"))
+    verdicts = {r["image"].rsplit("/", 1)[-1].split("_")[0]: [] for r in records}
+    for r in records:
+        verdicts[r["image"].rsplit("/", 1)[-1].split("_")[0]].append(r["verdict"])
+    assert all(v in ("NG", "REVIEW") for v in verdicts["stain"]) and all(v == "OK" for v in verdicts["good"])
+
+
 def test_bench_writes_the_documented_json(tmp_path):
     out = tmp_path / "bench.json"
     assert main(["bench", "--repeats", "3", "--batch", "4", "--json", str(out), "--image-size", "128"]) == 0

@@ -10,7 +10,8 @@ from anomalygpt_engine.stream import StreamEvidence
 from anomalygpt_engine.types import InspectionResult, Verdict
 from tests.engine.conftest import texture_part, with_defect
 
-CONFIG = EngineConfig(stream_min_pool=2, stream_min_scores=5, stream_bounds=(0.8, 1.1), stream_spread=3.0)
+CONFIG = EngineConfig(stream_pool=True, stream_min_pool=2, stream_min_scores=5, stream_bounds=(0.8, 1.1),
+                      stream_spread=3.0)
 
 
 def _result(raw: float, verdict: Verdict) -> InspectionResult:
@@ -64,10 +65,11 @@ def test_freeze_reset_and_restart(tmp_path):
     assert again.boundary is None and len(again.pool) == 0 and "reset" in again.changes[-1].reason
 
 
-def test_engine_stream_learns_and_still_catches_defects(engine, brick_refs):
-    stream = StreamEvidence(brick_refs.calibration, engine.config.with_changes(stream_min_scores=6))
+@pytest.mark.parametrize("pool", [True, False], ids=["with-pool", "default"])
+def test_engine_stream_learns_and_still_catches_defects(engine, brick_refs, pool):
+    stream = StreamEvidence(brick_refs.calibration, engine.config.with_changes(stream_min_scores=6, stream_pool=pool))
     goods = [engine.inspect(texture_part(seed), brick_refs, stream=stream) for seed in range(40, 52)]
-    assert len(stream.pool) >= 8 and stream.boundary is not None
+    assert (len(stream.pool) >= 8 if pool else len(stream.pool) == 0) and stream.boundary is not None
     low, high = stream.bounds
     assert low <= stream.boundary <= high
     pooled = len(stream.pool)
