@@ -71,8 +71,9 @@ class Scorer:
     """Engines for the variants and what each needs from one reference draw."""
 
     def __init__(self, threads: int) -> None:
-        self.default = Engine(EngineConfig(num_threads=threads))
-        self.stages = Engine(EngineConfig(num_threads=threads, layers=STAGES, mode="fewshot"))
+        # The study's base is the 224 px engine (the quick preset; the default until 320 px won here).
+        self.default = Engine(EngineConfig(num_threads=threads, image_size=SIZE, fusion_weight=0.05))
+        self.stages = Engine(EngineConfig(num_threads=threads, layers=STAGES, mode="fewshot", image_size=SIZE))
         self.fine = Engine(EngineConfig(num_threads=threads, image_size=320, mode="fewshot"))
         self.decoder = self.default.decoder[0]
         self.sigma = self.default.config.smoothing_sigma

@@ -302,8 +302,8 @@ class EngineWorker(QObject):
     def inspect_batch(self, request: int, items: Sequence[object], refs: ReferenceSet, source: str) -> None:
         """Inspect many files in order; progress after each; stops at the next image on cancel.
 
-        With lot evidence on, files go in lots of up to LOT_SIZE parts, each part scored with the
-        others of its lot as evidence (Engine.inspect_lot)."""
+        With lot evidence on, files go in lots of up to LOT_SIZE parts and each lot's own scores teach
+        its boundary (Engine.inspect_lot, calibration.lot_boundary)."""
         if self.lot_evidence and len(items) >= MIN_LOT:
             done = self._inspect_lots(request, items, refs, source)
             self.batchFinished.emit(request, done, done < len(items))

@@ -74,8 +74,11 @@ class SettingsDialog(QDialog):
         self.interval.setSuffix(" ms")
         self.interval.setValue(settings.continuous_interval_ms)
         self.hot_folder = QLineEdit(settings.hot_folder)
-        self.lot_evidence = QCheckBox("score each part of a folder batch with the others of its lot")
+        self.lot_evidence = QCheckBox("judge each folder batch as a lot: learn the good-part spread from the batch")
         self.lot_evidence.setChecked(settings.lot_evidence)
+        self.lot_evidence.setToolTip("The lower half of a batch's scores shows how much good parts vary (at most "
+                                     "half of a batch may be defective); the boundary moves within 0.7-1.3x the "
+                                     "reference calibration. Without references the parts score each other.")
         self.stream_evidence = QCheckBox("learn each product's good-part spread from parts judged OK")
         self.stream_evidence.setChecked(settings.stream_evidence)
         self.stream_evidence.setToolTip("Guarded: NG and REVIEW parts never teach; the boundary stays within "

@@ -46,14 +46,15 @@ def test_stream_evidence_learns_from_ok_parts_and_survives_a_restart(qtbot, engi
         refs = station.client.worker._results[next(reversed(station.client.worker._results))][1]
         stream = streams.stream_for(refs)
         assert stream.seen == 4
-        ok_parts = len(stream.pool)
-        assert ok_parts >= 1, "the demo's good samples join the stream"
+        ok_parts = len(stream.scores)
+        assert ok_parts >= 1, "the demo's good samples teach the stream"
+        assert len(stream.pool) == 0, "no patch pool by default (stream_pool off)"
     finally:
         station.shutdown(save=False)
     assert (calibrated_data_dir / "streams" / product_key(refs.product) / "stream.json").is_file()
     again = make_station(qtbot, engine, settings)
     try:
         restored = again.client.worker.streams.stream_for(refs)
-        assert restored.seen == 4 and len(restored.pool) == ok_parts
+        assert restored.seen == 4 and len(restored.scores) == ok_parts
     finally:
         again.shutdown(save=False)
