@@ -44,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
     from anomalygpt_engine.training.decoder_data import DecoderData
     from anomalygpt_engine.training.decoder_train import TrainConfig, train_decoder
 
-    config = engine_config(args).with_changes(device="cpu", num_threads=args.threads or 2)
+    from anomalygpt_engine.decoder import DecoderSpec
+
+    # Decoders train at 224 px unless told otherwise (the shipped one did; zero-shot inspection runs at
+    # the size the decoder was trained at, while the default engine fuses it at 320 px).
+    size = args.image_size or DecoderSpec.image_size
+    config = engine_config(args).with_changes(device="cpu", num_threads=args.threads or 2, image_size=size)
     torch.set_num_threads(config.num_threads)
     missing = [str(p) for p in args.normals if not p.is_dir()]
     if missing:
