@@ -129,6 +129,10 @@ class PublishedEngine(Engine):
                                                    self.device, self.dtype)
         return self._zero_map, ZERO_SHOT_CALIBRATION
 
+    def zero_shot_size(self) -> int:
+        """ImageBind's decoder runs at the engine's own input size (224 px)."""
+        return self.config.image_size
+
     def _zero_map(self, layers, size: int) -> torch.Tensor:
         return self._zero_decoder(layers, self._text_features(self._object), size)
 
