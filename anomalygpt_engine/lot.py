@@ -1,4 +1,4 @@
-"""Lot inspection: many unlabeled parts of one product, each scored with the others as evidence.
+"""Lot inspection: many unlabeled parts of one product, judged together.
 
 With references, each part is scored against them as it would be alone, and the boundary moves to the
 spread of good parts that the lot's own scores show (calibration.lot_boundary). With `lot_pool` on, a
@@ -52,8 +52,14 @@ def inspect_lot_iter(engine, images: Sequence[np.ndarray], refs: ReferenceSet | 
         engine._check_compatible(refs)
     started = time.perf_counter()
     images = [ensure_rgb_uint8(img) for img in images]
-    n_ref_steps = 0 if refs is None else refs.size * len(engine.config.rotations or (0,))
-    total = 2 * len(images) + n_ref_steps + (engine._calibration_steps(refs.size) if refs else LOT_SIMULATIONS)
+    use_pool = len(images) >= MIN_LOT and (refs is None or engine.config.lot_pool)
+    recalibrates = refs is not None and use_pool  # references rescored under the lot's evidence
+    n_ref_steps = refs.size * len(engine.config.rotations or (0,)) if recalibrates else 0
+    if refs is None:
+        calibration_steps = LOT_SIMULATIONS
+    else:
+        calibration_steps = engine._calibration_steps(refs.size) if recalibrates else 0
+    total = 2 * len(images) + n_ref_steps + calibration_steps
     layer_maps, embeddings = [], []
     done = 0
     for count, encoded in encode_images(engine.encoder, images, engine.config.image_size):
@@ -63,7 +69,6 @@ def inspect_lot_iter(engine, images: Sequence[np.ndarray], refs: ReferenceSet | 
         yield Progress(done, total, f"Encoding the lot: part {done} of {len(images)}")
     layer_maps = [torch.cat([batch[i] for batch in layer_maps]) for i in range(len(engine.config.layers))]
     embeddings = torch.cat(embeddings)
-    use_pool = len(images) >= MIN_LOT and (refs is None or engine.config.lot_pool)
     pool = PatchPool.from_maps(layer_maps) if use_pool else None
     bank = engine._bank_on_device(refs) if refs is not None else None
     raws = []

@@ -12,7 +12,9 @@ from tests.engine.conftest import texture_part, with_defect
 
 def _lot_results(engine, images, refs=None):
     items = list(engine.inspect_lot(images, refs))
-    assert any(isinstance(i, Progress) for i in items), "the lot reports progress"
+    progress = [i for i in items if isinstance(i, Progress)]
+    assert progress, "the lot reports progress"
+    assert progress[-1].done == progress[-1].total, "the progress bar reaches its end"
     results = [i for i in items if isinstance(i, LotResult)]
     assert [r.index for r in results] == list(range(len(images)))
     return [r.result for r in results]
